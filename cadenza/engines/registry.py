@@ -1,0 +1,67 @@
+"""Which engines exist, which serve a task, and whether each can run here.
+
+Engine modules are imported lazily so that listing engines never pulls torch or other heavy packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+
+from cadenza.engines.base import Engine
+from cadenza.errors import EngineUnavailable, InputError
+
+# name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
+ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate",)),
+}
+DEFAULTS: dict[str, str] = {"generate": "procedural"}
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    tasks: tuple[str, ...]
+    available: bool
+    reason: str
+
+
+@cache
+def load(name: str) -> Engine:
+    """The engine instance, created once per process."""
+    if name not in ENGINES:
+        raise InputError(f"unknown engine {name!r}; accepted: {', '.join(ENGINES)}")
+    target, _ = ENGINES[name]
+    module_name, attribute = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EngineUnavailable(f"engine {name!r} needs the package {exc.name!r}: {exc}") from exc
+    return getattr(module, attribute)()
+
+
+def pick(task: str, engine: str | None = None) -> Engine:
+    """The engine for `task`: the one asked for, or the task's default. Raises if it cannot serve it."""
+    name = engine or DEFAULTS.get(task)
+    if name is None:
+        raise InputError(f"no engine serves task {task!r}")
+    if name in ENGINES and task not in ENGINES[name][1]:
+        serving = [n for n, (_, tasks) in ENGINES.items() if task in tasks]
+        raise InputError(f"engine {name!r} does not serve task {task!r}; engines that do: {', '.join(serving)}")
+    instance = load(name)
+    ok, reason = instance.available()
+    if not ok:
+        raise EngineUnavailable(f"engine {name!r} is unavailable: {reason}")
+    return instance
+
+
+def describe() -> list[EngineInfo]:
+    infos = []
+    for name, (_, tasks) in ENGINES.items():
+        try:
+            ok, reason = load(name).available()
+        except EngineUnavailable as exc:
+            ok, reason = False, exc.message
+        infos.append(EngineInfo(name, tasks, ok, reason))
+    return infos

@@ -1,0 +1,36 @@
+"""The few domain exceptions every layer shares; faces translate them (HTTP status, CLI exit code)."""
+
+
+class CadenzaError(Exception):
+    """Base class; `category` is what a job record stores as its error category."""
+
+    category = "internal"
+
+    def __init__(self, message: str, *, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InputError(CadenzaError):
+    """The request cannot be honoured as given; the message says what is accepted."""
+
+    category = "input"
+
+
+class EngineUnavailable(CadenzaError):
+    """The engine cannot run here (missing package, weights or memory); the message says how to fix it."""
+
+    category = "unavailable"
+
+
+class EngineError(CadenzaError):
+    """The engine failed while running a valid request."""
+
+    category = "engine"
+
+
+class Cancelled(CadenzaError):
+    """The job was cancelled; raised by `RunContext.check_cancelled`."""
+
+    category = "cancelled"
