@@ -1,0 +1,60 @@
+"""Reading and writing audio files; every write is atomic (temp file, then rename)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from cadenza.errors import InputError
+
+MIME = {
+    "wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "mid": "audio/midi", "json": "application/json",
+    "lrc": "text/plain", "txt": "text/plain", "zip": "application/zip",
+}  # fmt: skip
+SUBTYPES = {"wav": "PCM_24", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` that replaces it only when the block finishes without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> Path:
+    """Write (frames, channels) float audio; the format follows the suffix (wav, flac, mp3)."""
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in SUBTYPES:
+        raise InputError(f"unsupported audio format {fmt!r}; accepted: {', '.join(SUBTYPES)}")
+    with atomic_path(path) as tmp:
+        sf.write(tmp, np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype or SUBTYPES[fmt],
+                 format=fmt.upper() if fmt != "mp3" else "MP3")  # fmt: skip
+    return path
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """(frames, channels) float32 audio and its sample rate; a clear InputError if it is not audio."""
+    try:
+        audio, sample_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise InputError(f"{Path(path).name} is not readable audio ({exc}); accepted: WAV, FLAC, OGG, MP3") from None
+    if audio.shape[0] == 0:
+        raise InputError(f"{Path(path).name} contains no audio frames")
+    return audio, int(sample_rate)
+
+
+def mime_for(path: Path) -> str:
+    return MIME.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
