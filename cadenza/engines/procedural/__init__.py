@@ -1,0 +1,1 @@
+"""The embedded procedural engine: prompt -> Style -> Score -> stems -> mastered mix. No weights needed."""

@@ -1,0 +1,148 @@
+"""The procedural engine: composes a song from the prompt and renders it with SoundFont instruments.
+
+from cadenza.engines.base import RunContext
+from cadenza.engines.procedural.engine import ProceduralEngine
+from cadenza.tasks import GenerateRequest
+
+engine = ProceduralEngine()
+out = engine.run(GenerateRequest(prompt="lofi hip hop, rainy night", duration=30, seed=7),
+                 RunContext(seed=7, scratch=Path("/tmp/song")))
+print([a.role for a in out.artifacts], out.recipe["style"])
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cadenza import __version__
+from cadenza.engines.base import Artifact, EngineOutput, RunContext
+from cadenza.engines.procedural import render
+from cadenza.engines.procedural.compose import compose
+from cadenza.engines.procedural.score import Score
+from cadenza.engines.procedural.soundfont import pick_renderer
+from cadenza.engines.procedural.style import resolve_style
+from cadenza.errors import InputError
+from cadenza.media.io import atomic_path, mime_for, write_audio
+from cadenza.media.loudness import master
+from cadenza.media.midi import MidiNote, MidiTrack, key_signature, write_midi
+from cadenza.tasks import GenerateRequest, TaskRequest, describe_validation_error
+
+
+class ProceduralAdvanced(BaseModel):
+    """Extra knobs of the procedural engine (the UI draws them from this schema)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_lufs: float = Field(-14.0, ge=-30.0, le=-6.0, description="Integrated loudness of the master")
+    true_peak_db: float = Field(-1.0, ge=-6.0, le=0.0, description="True-peak ceiling of the master, dBTP")
+    energy: float | None = Field(None, ge=0.1, le=1.0, description="Override the intensity read from the prompt")
+
+
+class ProceduralEngine:
+    name = "procedural"
+    version = __version__
+    tasks = ("generate",)
+
+    def available(self) -> tuple[bool, str]:
+        renderer = pick_renderer()
+        return True, renderer.note
+
+    def advanced_model(self, task: str) -> type[BaseModel] | None:
+        return ProceduralAdvanced
+
+    def estimate_seconds(self, request: TaskRequest) -> float:
+        return 0.5 + getattr(request, "duration", 30.0) / 60.0
+
+    def run(self, request: TaskRequest, ctx: RunContext) -> EngineOutput:
+        """Compose, render, mix and master one song; write mix, stems, MIDI and recipe into ctx.scratch."""
+        # 1. Check inputs and understand the prompt.
+        if not isinstance(request, GenerateRequest):
+            raise InputError(f"the procedural engine does not serve task {request.task!r}")  # type: ignore[attr-defined]
+        advanced = _advanced(request.advanced)
+        style = resolve_style(request)
+        if advanced.energy is not None:
+            style.energy = advanced.energy
+        renderer = pick_renderer()
+
+        # 2. Compose.
+        ctx.progress(0.02, "compose")
+        score = compose(style, request.duration, ctx.rng)
+        ctx.check_cancelled()
+
+        # 3. Render every track to a placed, reverberated stem.
+        ctx.progress(0.1, "render")
+        stems: list[Artifact] = []
+
+        def write_stem(name: str, audio: np.ndarray) -> None:
+            # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.
+            path = write_audio(ctx.scratch / "stems" / f"{name}.wav", audio, render.SAMPLE_RATE, subtype="FLOAT")
+            stems.append(Artifact(path, "stem", f"stem:{name}", "audio/wav", request.duration, render.SAMPLE_RATE))
+
+        premix = render.render_song(
+            score, renderer, ctx.rng, write_stem, lambda f: ctx.progress(0.1 + 0.7 * f, "render"), ctx.check_cancelled
+        )
+
+        # 4. The master bus: glue compression, then loudness and true peak.
+        ctx.progress(0.85, "master")
+        mastered, report = master(
+            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
+        )
+        ctx.check_cancelled()
+
+        # 5. Write the files.
+        ctx.progress(0.95, "write")
+        artifacts = [*_write(ctx.scratch, request, score, mastered), *stems]
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": "generate",
+            "seed": ctx.seed,
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed},
+            "style": style.to_dict(),
+            "structure": [{"kind": s.kind, "start_bar": s.start_bar, "bars": s.bars} for s in score.sections],
+            "renderer": {"kind": renderer.kind, "soundfont": renderer.soundfont.name if renderer.soundfont else None},
+            "sample_rate": render.SAMPLE_RATE,
+            "length_seconds": request.duration,
+            "master": report.to_dict(),
+        }
+        recipe_path = ctx.scratch / "recipe.json"
+        with atomic_path(recipe_path) as tmp:
+            tmp.write_text(json.dumps(recipe, indent=2, sort_keys=True))
+        artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
+        ctx.progress(1.0, "done")
+        return EngineOutput(artifacts, recipe)
+
+
+def _advanced(values: dict[str, Any]) -> ProceduralAdvanced:
+    try:
+        return ProceduralAdvanced.model_validate(values)
+    except ValidationError as exc:
+        raise InputError("advanced." + describe_validation_error(exc)) from None
+
+
+def score_to_midi(score: Score) -> list[MidiTrack]:
+    return [
+        MidiTrack(t.name, t.program, t.is_drum, [MidiNote(n.start, n.duration, n.pitch, n.velocity) for n in t.notes])
+        for t in score.tracks
+    ]
+
+
+def _write(scratch: Path, request: GenerateRequest, score: Score, mastered: np.ndarray) -> list[Artifact]:
+    sample_rate, seconds = render.SAMPLE_RATE, score.length_seconds
+    mix_path = write_audio(scratch / f"mix.{request.format}", mastered, sample_rate)
+    artifacts = [Artifact(mix_path, "audio", "mix", mime_for(mix_path), seconds, sample_rate)]
+    midi_path = write_midi(
+        scratch / "song.mid",
+        bpm=score.bpm,
+        time_signature=(score.meter.numerator, score.meter.denominator),
+        key=key_signature(score.key.tonic, score.key.mode),
+        tracks=score_to_midi(score),
+        title=request.prompt[:60],
+    )
+    artifacts.append(Artifact(midi_path, "midi", "midi", "audio/midi"))
+    return artifacts

@@ -1,0 +1,167 @@
+"""Score -> one stereo stem per track -> a mix: sampled instruments, panning, reverb, then the master bus.
+
+Everything up to the master bus is linear per stem, so the stems, summed, are the mix before the bus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from cadenza.engines.procedural import synth
+from cadenza.engines.procedural.score import Score, Track
+from cadenza.engines.procedural.soundfont import Renderer
+
+SAMPLE_RATE = 44100
+CHUNK_SECONDS = 0.5  # cancellation is checked at least this often (in rendered audio)
+FADE_OUT_SECONDS = 1.5
+FADE_IN_SECONDS = 0.005
+VINYL_LOOP_SECONDS = 7.3
+
+Check = Callable[[], None]
+
+
+@cache
+def _soundfont(path: Path):
+    import tinysoundfont
+
+    instance = tinysoundfont.Synth(samplerate=SAMPLE_RATE, gain=-6.0)
+    instance.sfload(str(path), max_voices=192)
+    return instance
+
+
+def _events(track: Track, score: Score, frames: int) -> list[tuple[int, int, int, int]]:
+    """(frame, order, pitch, velocity): note-offs sort before note-ons at the same frame."""
+    events = []
+    for note in track.notes:
+        on = round(score.seconds(note.start) * SAMPLE_RATE)
+        off = round(score.seconds(note.start + note.duration) * SAMPLE_RATE)
+        if on >= frames:
+            continue
+        events.append((on, 1, note.pitch, note.velocity))
+        events.append((min(max(off, on + 1), frames - 1), 0, note.pitch, 0))
+    events.sort()
+    return events
+
+
+def render_track_soundfont(track: Track, score: Score, soundfont: Path, out: np.ndarray, check: Check) -> None:
+    """Play one track through the SoundFont into `out` ((frames, 2) float32, overwritten)."""
+    player = _soundfont(soundfont)
+    player.sounds_off()
+    channel = 9 if track.is_drum else 0
+    player.program_select(channel, 0, 128 if track.is_drum else 0, 0 if track.is_drum else track.program, track.is_drum)
+    frames = len(out)
+    chunk = int(CHUNK_SECONDS * SAMPLE_RATE)
+    position = 0
+
+    def advance(until: int) -> None:
+        nonlocal position
+        while position < until:
+            step = min(until - position, chunk)
+            player.generate_simple(step, buffer=memoryview(out[position : position + step]).cast("B"))
+            position += step
+            check()
+
+    for frame, is_on, pitch, velocity in _events(track, score, frames):
+        advance(frame)
+        if is_on:
+            player.noteon(channel, pitch, velocity)
+        else:
+            player.noteoff(channel, pitch)
+    advance(frames)
+    player.sounds_off()
+
+
+def vinyl(frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Record-surface texture: soft filtered hiss and sparse crackles, as a seamless loop of a few
+    seconds (the way producers lay a vinyl sample under a beat) tiled to the song's length."""
+    from scipy.signal import lfilter
+
+    loop = int(VINYL_LOOP_SECONDS * SAMPLE_RATE)
+    hiss = lfilter([0.05], [1, -0.95], rng.standard_normal((loop, 2)), axis=0) * 0.03
+    crackle = np.zeros((loop, 2))
+    clicks = rng.integers(0, loop, size=loop // 4000)
+    crackle[clicks] = rng.uniform(-0.25, 0.25, size=(len(clicks), 1)) * rng.uniform(0.6, 1.0, size=(len(clicks), 2))
+    texture = (hiss + lfilter([1, -0.6], [1], crackle, axis=0)).astype(np.float32)
+    return np.resize(texture, (frames, 2))
+
+
+def place(audio: np.ndarray, track_pan: float, gain_db: float) -> None:
+    """Gain and constant-power panning (unity at centre), in place."""
+    angle = (track_pan + 1) * np.pi / 4
+    gain = 10 ** (gain_db / 20)
+    audio *= np.array([np.sqrt(2) * np.cos(angle) * gain, np.sqrt(2) * np.sin(angle) * gain], dtype=np.float32)
+
+
+def envelope(frames: int) -> np.ndarray:
+    """A 5 ms fade-in and a cosine fade over the last 1.5 s so the song always ends in silence."""
+    gain = np.ones(frames, dtype=np.float32)
+    fade_in = min(frames, int(FADE_IN_SECONDS * SAMPLE_RATE))
+    gain[:fade_in] = np.linspace(0, 1, fade_in, dtype=np.float32)
+    fade_out = min(frames, int(FADE_OUT_SECONDS * SAMPLE_RATE))
+    gain[frames - fade_out :] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade_out))).astype(np.float32)
+    return gain[:, None]
+
+
+def render_song(
+    score: Score,
+    renderer: Renderer,
+    rng: Callable[..., np.random.Generator],
+    write_stem: Callable[[str, np.ndarray], None],
+    progress: Callable[[float], None],
+    check: Check,
+) -> np.ndarray:
+    """Render, place and fade every track, hand each stem to `write_stem`, and return their sum.
+
+    Reverb is one shared return fed by each track's send (it is linear, so one pass over the summed
+    sends equals a reverb per track) and is delivered as its own `reverb` stem: the stems, summed,
+    are exactly the mix before the master bus. Buffers are reused across tracks because touching new
+    memory is a large share of the cost of a long song.
+    """
+    frames = round(score.length_seconds * SAMPLE_RATE)
+    shape = envelope(frames)
+    dry = np.zeros((frames, 2), dtype=np.float32)
+    premix = np.zeros((frames, 2), dtype=np.float32)
+    sends = np.zeros((frames, 2), dtype=np.float32)
+    steps = len(score.tracks) + len(score.textures) + 1
+    for index, track in enumerate(score.tracks):
+        if renderer.kind == "soundfont" and renderer.soundfont is not None:
+            render_track_soundfont(track, score, renderer.soundfont, dry, check)
+        else:
+            dry[:] = synth.render_track(track, score, SAMPLE_RATE, frames, check)
+        place(dry, track.pan, track.gain_db)
+        dry *= shape
+        write_stem(track.name, dry)
+        premix += dry
+        if track.reverb > 0:
+            sends += np.float32(track.reverb) * dry
+        progress((index + 1) / steps)
+    for texture in score.textures:
+        if texture == "vinyl":
+            dry[:] = vinyl(frames, rng("texture", "vinyl"))
+            dry *= shape
+            write_stem("vinyl", dry)
+            premix += dry
+    check()
+    if sends.any():
+        import pedalboard
+
+        room = 0.75 if score.bpm < 80 else 0.55
+        effect = pedalboard.Reverb(room_size=room, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)
+        wet = effect(np.ascontiguousarray(sends.T), SAMPLE_RATE).T
+        wet *= shape
+        write_stem("reverb", wet)
+        premix += wet
+    progress(1.0)
+    return premix
+
+
+def bus_compress(mix: np.ndarray) -> np.ndarray:
+    """Gentle glue compression on the master bus (the one non-linear step before mastering)."""
+    import pedalboard
+
+    compressor = pedalboard.Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=15.0, release_ms=180.0)
+    return compressor(np.ascontiguousarray(mix.T), SAMPLE_RATE).T
