@@ -34,3 +34,21 @@ class Cancelled(CadenzaError):
     """The job was cancelled; raised by `RunContext.check_cancelled`."""
 
     category = "cancelled"
+
+
+class NotFound(CadenzaError):
+    """No job, artifact or upload has that id."""
+
+    category = "not_found"
+
+
+class QueueFull(CadenzaError):
+    """The queue is at its maximum depth; retry later."""
+
+    category = "queue_full"
+
+
+class Conflict(CadenzaError):
+    """The request conflicts with the job's current state (e.g. deleting a running job)."""
+
+    category = "conflict"

@@ -15,6 +15,7 @@ from cadenza.errors import EngineUnavailable, InputError
 # name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
 ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate",)),
+    "noop": ("cadenza.engines.noop:NoopEngine", ("generate",)),
 }
 DEFAULTS: dict[str, str] = {"generate": "procedural"}
 

@@ -1,0 +1,44 @@
+"""Collaborators routes receive through `Annotated` dependencies."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from cadenza.config import Settings
+from cadenza.jobs.service import JobService
+from cadenza.jobs.store import Store
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_service(request: Request) -> JobService:
+    return request.app.state.service
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.service.store
+
+
+def require_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """When CADENZA_API_TOKEN is set, every /api/v1 route needs `Authorization: Bearer <token>`."""
+    token = request.app.state.settings.api_token
+    if not token:
+        return
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[JobService, Depends(get_service)]
+StoreDep = Annotated[Store, Depends(get_store)]

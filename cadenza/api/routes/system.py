@@ -1,0 +1,56 @@
+"""Health, stats and engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from cadenza import __version__
+from cadenza.api.deps import StoreDep
+from cadenza.engines import registry
+from cadenza.tasks import TASK_MODELS
+
+router = APIRouter(tags=["system"])
+health_router = APIRouter(tags=["system"])
+
+
+@health_router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/stats")
+def stats(store: StoreDep) -> dict[str, Any]:
+    """Queue depth, running jobs, jobs per status and mean run time per engine."""
+    figures = store.stats()
+    per_status = figures["jobs_per_status"]
+    return {"queue_depth": per_status["queued"], "running": per_status["running"], **figures}
+
+
+@router.get("/engines")
+def engines() -> dict[str, Any]:
+    """Every engine, the tasks it serves, whether it can run here (and why not), and the JSON schema
+    of each task's input and of the engine's advanced parameters."""
+    items = []
+    for info in registry.describe():
+        advanced: dict[str, Any] = {}
+        if info.available:
+            engine = registry.load(info.name)
+            for task in info.tasks:
+                model = engine.advanced_model(task)
+                advanced[task] = model.model_json_schema() if model else None
+        items.append(
+            {
+                "name": info.name,
+                "tasks": list(info.tasks),
+                "available": info.available,
+                "reason": info.reason,
+                "advanced_schema": advanced,
+            }
+        )
+    return {
+        "engines": items,
+        "defaults": registry.DEFAULTS,
+        "tasks": {name: model.model_json_schema() for name, model in TASK_MODELS.items()},
+    }

@@ -1,0 +1,25 @@
+"""The `cadenza` command. Heavy modules are imported inside commands so `cadenza --help` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from cadenza.cli import db, engines, generate, jobs, serve
+
+app = typer.Typer(
+    name="cadenza",
+    help="Cadenza: a local-first AI music studio. Every piece of work is a job with a recipe.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+app.command("generate")(generate.generate)
+app.command("engines")(engines.engines)
+app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,72 @@
+"""What every command shares: settings, the service, error reporting, the progress bar."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from cadenza.errors import CadenzaError
+    from cadenza.jobs.service import JobService
+
+console = Console(stderr=True)
+EXIT_CODES = {"input": 2, "not_found": 2, "conflict": 2, "unavailable": 3, "queue_full": 4, "cancelled": 130}
+
+
+def service() -> JobService:
+    from cadenza.config import load_settings
+    from cadenza.jobs.db import ensure_schema
+    from cadenza.jobs.service import JobService
+    from cadenza.jobs.store import Store
+
+    settings = load_settings()
+    ensure_schema(settings.database)
+    return JobService(settings, Store(settings.database))
+
+
+def fail(error: CadenzaError | str, *, as_json: bool = False, category: str = "input") -> NoReturn:
+    message = error if isinstance(error, str) else error.message
+    category = category if isinstance(error, str) else error.category
+    if as_json:
+        print(json.dumps({"status": "failed", "error": {"category": category, "message": message}}))
+    else:
+        console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(EXIT_CODES.get(category, 1))
+
+
+@contextmanager
+def domain_errors(as_json: bool = False) -> Iterator[None]:
+    """Turn Cadenza's errors into a one-line message and an exit code, never a traceback."""
+    from cadenza.errors import CadenzaError
+
+    try:
+        yield
+    except CadenzaError as exc:
+        fail(exc, as_json=as_json)
+
+
+def progress_bar() -> Progress:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[stage]:<10}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not sys.stderr.isatty() and False,
+    )
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    print(json.dumps(payload, indent=2, default=str))

@@ -1,0 +1,51 @@
+"""`cadenza engines`: what can run here, and why not."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cadenza.cli.common import console, emit_json
+
+
+def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """List engines, the tasks each serves, availability with the reason, and the SoundFont in use."""
+    from cadenza.engines import registry
+    from cadenza.engines.procedural.genres import GENRES
+    from cadenza.engines.procedural.soundfont import pick_renderer
+
+    infos = registry.describe()
+    renderer = pick_renderer()
+    payload = {
+        "engines": [
+            {
+                "name": i.name,
+                "tasks": list(i.tasks),
+                "available": i.available,
+                "reason": i.reason,
+                "default_for": [t for t, n in registry.DEFAULTS.items() if n == i.name],
+            }  # fmt: skip
+            for i in infos
+        ],
+        "renderer": {
+            "kind": renderer.kind,
+            "soundfont": str(renderer.soundfont) if renderer.soundfont else None,
+            "note": renderer.note,
+        },  # fmt: skip
+        "genres": list(GENRES),
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for column in ("engine", "tasks", "available", "notes"):
+        table.add_column(column)
+    for item in payload["engines"]:
+        state = "[green]yes[/]" if item["available"] else "[red]no[/]"
+        table.add_row(item["name"], ", ".join(item["tasks"]), state, item["reason"])
+    console.print(table)
+    console.print(f"renderer: {renderer.note}", highlight=False)
+    console.print(f"procedural genres: {', '.join(GENRES)}", highlight=False)

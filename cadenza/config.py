@@ -1,0 +1,52 @@
+"""Settings from the environment (CADENZA_*), read once at the edges and passed down explicitly."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("cadenza", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CADENZA_", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, description="Data dir: database, queue, artifacts")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
+    queue_url: str | None = Field(None, description="redis://... to scale out; default SqliteHuey in the data dir")
+    api_token: str | None = Field(None, description="Bearer token every /api/v1 route then requires")
+    models_dir: Path | None = Field(None, description="Where model weights live, one folder per model id")
+    device: str | None = Field(None, description="cuda, mps or cpu; default the best available")
+    max_upload_mb: float = Field(200.0, gt=0)
+    max_queue_depth: int = Field(200, gt=0)
+    max_attempts: int = Field(2, ge=1, description="Runs of a job before a dead worker's job is failed")
+    stale_after_seconds: float = Field(10.0, gt=0, description="A running job without heartbeat this long is lost")
+
+    @cached_property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'cadenza.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.home / "scratch"
+
+
+def load_settings(**overrides: object) -> Settings:
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return settings

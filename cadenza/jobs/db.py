@@ -1,0 +1,81 @@
+"""Database engine and sessions, SQLite tuned for concurrent writers, and the schema check."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadenza.errors import CadenzaError
+
+
+class SchemaOutOfDate(CadenzaError):
+    category = "internal"
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    """One engine per URL and process. Write transactions in store.py start with their write, so
+    SQLite's deferred transactions never need to upgrade a read lock (which cannot wait)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=20)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=20)
+
+
+@cache
+def sessions(url: str) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def _alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "cadenza:migrations")
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def schema_revision(url: str) -> tuple[str | None, str]:
+    """(revision of the database, newest revision Cadenza knows)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(url)).get_current_head()
+    with engine_for(url).connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head or ""
+
+
+def upgrade(url: str) -> str:
+    from alembic import command
+
+    config = _alembic_config(url)
+    with engine_for(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return schema_revision(url)[1]
+
+
+def ensure_schema(url: str) -> None:
+    """Create the schema in an empty database; refuse an out-of-date one with the command to fix it."""
+    current, head = schema_revision(url)
+    if current is None:
+        upgrade(url)
+    elif current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at revision {current} but this Cadenza needs {head}; "
+            "run `cadenza db upgrade` (back up the database first)"
+        )

@@ -1,0 +1,82 @@
+"""Schema families of a job: JobCreate travels in, JobPublic and ArtifactPublic travel out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cadenza.jobs.models import Artifact, Job
+
+
+class JobCreate(BaseModel):
+    """In: what a client submits to POST /api/v1/jobs."""
+
+    task: str = Field(..., description="generate, cover, extend, edit, lyrics, stems, master")
+    engine: str | None = Field(None, description="Default: the task's default engine")
+    input: dict[str, Any] = Field(default_factory=dict, description="The task's request fields, plus `advanced`")
+    parent_id: str | None = Field(None, description="The job this one iterates on")
+
+
+class ArtifactPublic(BaseModel):
+    """Out: one file of a job, reachable only through its url."""
+
+    id: str
+    role: str
+    kind: str
+    mime: str
+    bytes: int
+    sha256: str
+    duration_s: float | None
+    sample_rate: int | None
+    filename: str
+    url: str
+
+
+class JobError(BaseModel):
+    message: str
+    category: str
+
+
+class JobPublic(BaseModel):
+    """Out: a job as clients see it."""
+
+    id: str
+    task: str
+    engine: str
+    status: str
+    progress: float
+    stage: str
+    error: JobError | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    parent_id: str | None
+    input: dict[str, Any]
+    recipe: dict[str, Any] | None
+    artifacts: list[ArtifactPublic]
+
+
+class JobList(BaseModel):
+    items: list[JobPublic]
+    next_cursor: str | None
+
+
+def artifact_public(artifact: Artifact, prefix: str = "/api/v1") -> ArtifactPublic:
+    return ArtifactPublic(
+        id=artifact.id, role=artifact.role, kind=artifact.kind, mime=artifact.mime, bytes=artifact.bytes,
+        sha256=artifact.sha256, duration_s=artifact.duration_s, sample_rate=artifact.sample_rate,
+        filename=artifact.path.rsplit("/", 1)[-1], url=f"{prefix}/files/{artifact.id}",
+    )  # fmt: skip
+
+
+def job_public(job: Job, prefix: str = "/api/v1") -> JobPublic:
+    error = JobError(message=job.error_message or "", category=job.error_category or "") if job.error_category else None
+    return JobPublic(
+        id=job.id, task=job.task, engine=job.engine, status=job.status, progress=job.progress, stage=job.stage,
+        error=error, attempts=job.attempts, created_at=job.created_at, started_at=job.started_at,
+        finished_at=job.finished_at, parent_id=job.parent_id, input=job.request, recipe=job.recipe,
+        artifacts=[artifact_public(a, prefix) for a in job.artifacts],
+    )  # fmt: skip

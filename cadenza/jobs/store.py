@@ -1,0 +1,249 @@
+"""Queries over the job record. Every write transaction starts with its write (see db.py)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from cadenza.errors import NotFound
+from cadenza.jobs.db import sessions
+from cadenza.jobs.models import FINISHED, Artifact, Job, Upload, utcnow
+
+
+def new_id() -> str:
+    """32 hex characters that sort by creation time (milliseconds, then randomness)."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
+
+@dataclass
+class JobPage:
+    items: list[Job]
+    next_cursor: str | None
+
+
+class Store:
+    def __init__(self, database_url: str) -> None:
+        self.sessions = sessions(database_url)
+
+    # -- jobs -----------------------------------------------------------------------------------------
+    def create_job(
+        self,
+        *,
+        task: str,
+        engine: str,
+        request: dict[str, Any],
+        prompt: str,
+        max_attempts: int,
+        parent_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Insert a queued job; with an idempotency key already used, return that job instead."""
+        job = Job(
+            id=new_id(), task=task, engine=engine, request=request, prompt=prompt, status="queued", progress=0.0,
+            stage="queued", attempts=0, max_attempts=max_attempts, cancel_requested=False, parent_id=parent_id,
+            idempotency_key=idempotency_key, created_at=utcnow(),
+        )  # fmt: skip
+        try:
+            with self.sessions.begin() as session:
+                session.add(job)
+            return job, True
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self.sessions() as session:
+                existing = session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+            if existing is None:
+                raise
+            return self.get_job(existing.id), False
+
+    def get_job(self, job_id: str) -> Job:
+        with self.sessions() as session:
+            job = session.scalar(select(Job).where(Job.id == job_id).options(selectinload(Job.artifacts)))
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        task: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """Newest first; `cursor` is the id of the last job of the previous page."""
+        query = select(Job).options(selectinload(Job.artifacts)).order_by(Job.id.desc()).limit(limit + 1)
+        if status:
+            query = query.where(Job.status == status)
+        if task:
+            query = query.where(Job.task == task)
+        if text:
+            query = query.where(Job.prompt.ilike(f"%{text}%"))
+        if cursor:
+            query = query.where(Job.id < cursor)
+        with self.sessions() as session:
+            jobs = list(session.scalars(query))
+        more = len(jobs) > limit
+        return JobPage(jobs[:limit], jobs[limit - 1].id if more else None)
+
+    def count(self, status: str) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(Job).where(Job.status == status)) or 0
+
+    def claim(self, job_id: str, worker_id: str) -> Job | None:
+        """queued -> running for exactly one worker; None when the job is gone, cancelled or taken."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            claimed = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued", Job.attempts < Job.max_attempts)
+                .values(
+                    status="running",
+                    worker_id=worker_id,
+                    attempts=Job.attempts + 1,
+                    started_at=now,
+                    heartbeat_at=now,
+                    stage="starting",
+                    progress=0.0,
+                )
+            ).rowcount
+        return self.get_job(job_id) if claimed else None
+
+    def heartbeat(self, job_id: str, worker_id: str, progress: float, stage: str) -> bool:
+        """Record liveness and progress; returns whether a cancel was requested."""
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+                .values(heartbeat_at=utcnow(), progress=progress, stage=stage)
+            )
+            return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+    def succeed(self, job_id: str, worker_id: str, artifacts: Iterable[Artifact], recipe: dict[str, Any]) -> bool:
+        with self.sessions.begin() as session:
+            done = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+                .values(status="succeeded", progress=1.0, stage="done", finished_at=utcnow(), recipe=recipe)
+            ).rowcount
+            if done:
+                session.add_all(list(artifacts))
+            return bool(done)
+
+    def finish_unsuccessfully(
+        self, job_id: str, worker_id: str | None, status: str, message: str | None, category: str | None
+    ) -> None:
+        with self.sessions.begin() as session:
+            condition = [Job.id == job_id, Job.status.in_(("running", "queued"))]
+            if worker_id is not None:
+                condition.append(Job.worker_id == worker_id)
+            session.execute(
+                update(Job)
+                .where(*condition)
+                .values(
+                    status=status, stage=status, error_message=message, error_category=category, finished_at=utcnow()
+                )
+            )
+
+    def request_cancel(self, job_id: str) -> Job:
+        """A queued job is cancelled at once; a running one at its next cancellation check."""
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(status="cancelled", stage="cancelled", cancel_requested=True, finished_at=utcnow())
+            )
+            session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True))
+        return self.get_job(job_id)
+
+    def delete_job(self, job_id: str) -> Job:
+        job = self.get_job(job_id)
+        with self.sessions.begin() as session:
+            session.execute(delete(Job).where(Job.id == job_id))
+        return job
+
+    def stale_running(self, older_than: timedelta) -> list[Job]:
+        cutoff = datetime.now(UTC) - older_than
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Job).where(
+                        Job.status == "running", or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
+                    )
+                )
+            )
+
+    def running_on(self, host_prefix: str) -> list[Job]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(select(Job).where(Job.status == "running", Job.worker_id.like(f"{host_prefix}%")))
+            )
+
+    def requeue(self, job_id: str, worker_id: str | None) -> bool:
+        """running -> queued for a job whose worker died; only while attempts remain."""
+        with self.sessions.begin() as session:
+            return bool(
+                session.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id,
+                        Job.status == "running",
+                        Job.worker_id == worker_id,
+                        Job.attempts < Job.max_attempts,
+                    )
+                    .values(status="queued", stage="requeued", worker_id=None, progress=0.0)
+                ).rowcount
+            )
+
+    def queued_ids(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id)))
+
+    def stats(self) -> dict[str, Any]:
+        with self.sessions() as session:
+            per_status = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            finished = session.execute(
+                select(Job.engine, Job.started_at, Job.finished_at).where(
+                    Job.status == "succeeded", Job.started_at.is_not(None), Job.finished_at.is_not(None)
+                )
+            ).all()
+        run_times: dict[str, list[float]] = {}
+        for engine, started, ended in finished:
+            run_times.setdefault(engine, []).append((_aware(ended) - _aware(started)).total_seconds())
+        return {
+            "jobs_per_status": {s: per_status.get(s, 0) for s in ("queued", "running", *FINISHED)},
+            "mean_run_seconds_per_engine": {e: round(sum(v) / len(v), 3) for e, v in run_times.items()},
+        }
+
+    # -- artifacts and uploads --------------------------------------------------------------------------
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        with self.sessions() as session:
+            artifact = session.get(Artifact, artifact_id)
+        if artifact is None:
+            raise NotFound(f"no artifact with id {artifact_id!r}")
+        return artifact
+
+    def add_upload(self, upload: Upload) -> Upload:
+        with self.sessions.begin() as session:
+            session.add(upload)
+        return upload
+
+    def get_upload(self, upload_id: str) -> Upload:
+        with self.sessions() as session:
+            upload = session.get(Upload, upload_id)
+        if upload is None:
+            raise NotFound(f"no upload with id {upload_id!r}")
+        return upload
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

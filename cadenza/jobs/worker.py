@@ -1,0 +1,197 @@
+"""Run one job: claim it, build the RunContext, call the engine, store artifacts, record the outcome.
+
+A heartbeat thread keeps the job's liveness and progress in the record and turns a cancel request
+into the RunContext's cancel event. Files become artifacts only when the run succeeds: the engine
+writes into a private scratch dir, the files are renamed into a staging dir, the staging dir is
+renamed to `artifacts/<job id>` in one step, and only then does the record say `succeeded`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cadenza.config import Settings
+from cadenza.engines import registry
+from cadenza.engines.base import Artifact as EngineArtifact
+from cadenza.engines.base import RunContext
+from cadenza.errors import CadenzaError, Cancelled
+from cadenza.jobs.models import Artifact, Job
+from cadenza.jobs.store import Store, new_id
+from cadenza.tasks import parse_request
+
+log = logging.getLogger("cadenza.worker")
+
+Listener = Callable[[float, str], None]
+PROGRESS_FLUSH_SECONDS = 0.25
+CANCEL_POLL_SECONDS = 0.5
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class _Heartbeat(threading.Thread):
+    """Writes progress and liveness to the record at least every 0.5 s (at most every 0.25 s) and
+    sets `cancel` when the record says a cancel was requested."""
+
+    def __init__(self, store: Store, job_id: str, worker: str, cancel: threading.Event) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.store, self.job_id, self.worker, self.cancel = store, job_id, worker, cancel
+        self.progress, self.stage = 0.0, "starting"
+        self.last_beat = 0.0
+        self.wake, self.stopped = threading.Event(), threading.Event()
+
+    def update(self, progress: float, stage: str) -> None:
+        self.progress, self.stage = progress, stage
+        if time.monotonic() - self.last_beat >= PROGRESS_FLUSH_SECONDS:
+            self.wake.set()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                if self.store.heartbeat(self.job_id, self.worker, self.progress, self.stage):
+                    self.cancel.set()
+            except Exception:  # a database hiccup must not kill the job; the next beat retries
+                log.exception("heartbeat failed for job %s", self.job_id)
+            self.wake.wait(CANCEL_POLL_SECONDS)
+            self.wake.clear()
+
+    def stop(self) -> None:
+        if self.is_alive():
+            self.stopped.set()
+            self.wake.set()
+            self.join(timeout=5)
+
+
+def run_job(
+    settings: Settings,
+    store: Store,
+    job_id: str,
+    *,
+    worker: str | None = None,
+    listener: Listener | None = None,
+    cancel_event: threading.Event | None = None,
+) -> Job | None:
+    """Run `job_id` if it is still queued; returns the finished job, or None if another worker had it."""
+    worker = worker or worker_id()
+    job = store.claim(job_id, worker)
+    if job is None:
+        return None
+    cancel = cancel_event or threading.Event()
+    heartbeat = _Heartbeat(store, job_id, worker, cancel)
+    scratch = settings.scratch_dir / f"{job_id}-{job.attempts}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+
+    def on_progress(fraction: float, stage: str) -> None:
+        heartbeat.update(fraction, stage)
+        if listener is not None:
+            listener(fraction, stage)
+
+    heartbeat.start()
+    try:
+        request = parse_request(job.task, job.request)
+        engine = registry.pick(job.task, job.engine)
+        ctx = RunContext(seed=request.seed or 0, scratch=scratch, device=settings.device or "cpu",
+                         on_progress=on_progress, cancel_event=cancel)  # fmt: skip
+        ctx.check_cancelled()
+        output = engine.run(request, ctx)
+        ctx.check_cancelled()
+        on_progress(0.99, "store")
+        artifacts = _store_artifacts(settings, job, output.artifacts)
+        heartbeat.stop()
+        if not store.succeed(job_id, worker, artifacts, output.recipe):
+            shutil.rmtree(settings.artifacts_dir / job_id, ignore_errors=True)
+    except Cancelled:
+        heartbeat.stop()
+        store.finish_unsuccessfully(job_id, worker, "cancelled", "cancelled by request", "cancelled")
+    except CadenzaError as exc:
+        heartbeat.stop()
+        store.finish_unsuccessfully(job_id, worker, "failed", exc.message, exc.category)
+    except Exception as exc:
+        heartbeat.stop()
+        log.exception("job %s failed", job_id)
+        store.finish_unsuccessfully(
+            job_id, worker, "failed", f"internal error: {type(exc).__name__}: {exc}", "internal"
+        )
+    finally:
+        heartbeat.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return store.get_job(job_id)
+
+
+def readable_stem(job: Job, seed: int | None) -> str:
+    """`2026-11-21_lofi-rain_s7`: date, a slug of the prompt (or the task), the seed."""
+    words = re.findall(r"[a-z0-9]+", (job.prompt or job.task).lower())[:4]
+    slug = "-".join(words)[:40] or job.task
+    date = (job.created_at or datetime.now(UTC)).strftime("%Y-%m-%d")
+    return f"{date}_{slug}_s{seed}" if seed is not None else f"{date}_{slug}"
+
+
+def _file_name(base: str, artifact: EngineArtifact) -> str:
+    suffix = "".join(artifact.path.suffixes) or ""
+    if artifact.role in ("mix", "midi", "lyrics", "lrc"):
+        return f"{base}{suffix}"
+    if artifact.role == "recipe":
+        return f"{base}.recipe.json"
+    role = re.sub(r"[^a-z0-9-]+", "-", artifact.role.lower().replace(":", "-")).strip("-")
+    return f"{base}_{role}{suffix}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact]) -> list[Artifact]:
+    base = readable_stem(job, job.request.get("seed"))
+    final = settings.artifacts_dir / job.id
+    staging = settings.artifacts_dir / f".{job.id}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)  # left by an attempt that died before recording success
+    staging.mkdir(parents=True)
+    names: list[str] = []
+    for artifact in produced:
+        name = _file_name(base, artifact)
+        while name in names:
+            name = f"{Path(name).stem}-{len(names)}{Path(name).suffix}"
+        names.append(name)
+        os.replace(artifact.path, staging / name)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        digests = list(pool.map(_sha256, [staging / n for n in names]))
+    os.replace(staging, final)
+    records = []
+    for position, (artifact, name, digest) in enumerate(zip(produced, names, digests, strict=True)):
+        path = final / name
+        records.append(
+            Artifact(
+                id=new_id(),
+                job_id=job.id,
+                position=position,
+                kind=artifact.kind,
+                role=artifact.role,
+                path=str(path.relative_to(settings.home)),
+                mime=artifact.mime,
+                bytes=path.stat().st_size,
+                sha256=digest,
+                duration_s=artifact.duration_s,
+                sample_rate=artifact.sample_rate,
+            )
+        )
+    return records

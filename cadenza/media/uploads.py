@@ -1,0 +1,72 @@
+"""Checking an uploaded file before any job may use it: it must decode completely as audio or image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cadenza.errors import InputError
+
+AUDIO_MIME = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg", "AIFF": "audio/aiff"}
+IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+ACCEPTED = "audio (WAV, FLAC, OGG, MP3, AIFF) or image (PNG, JPEG, WEBP)"
+
+
+@dataclass(frozen=True)
+class Checked:
+    kind: str  # audio, image
+    mime: str
+    extension: str
+    duration_s: float | None = None
+    sample_rate: int | None = None
+
+
+def check_file(path: Path, filename: str) -> Checked:
+    """Decode `path` fully; a truncated or unknown file is an InputError naming what is accepted."""
+    audio = _check_audio(path, filename)
+    if audio is not None:
+        return audio
+    image = _check_image(path, filename)
+    if image is not None:
+        return image
+    raise InputError(f"{filename!r} is not a readable {ACCEPTED}")
+
+
+def _check_audio(path: Path, filename: str) -> Checked | None:
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    try:
+        frames = 0
+        with sf.SoundFile(str(path)) as handle:
+            for block in handle.blocks(blocksize=1 << 16, dtype="float32"):
+                frames += len(block)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise InputError(f"{filename!r} is damaged audio: {exc}") from None
+    if frames == 0:
+        raise InputError(f"{filename!r} contains no audio")
+    if info.format != "MP3" and info.frames > 0 and frames < info.frames:
+        raise InputError(f"{filename!r} is truncated: its header promises {info.frames} frames, it holds {frames}")
+    return Checked("audio", AUDIO_MIME.get(info.format, "audio/wav"), info.format.lower(), frames / info.samplerate,
+                   info.samplerate)  # fmt: skip
+
+
+def _check_image(path: Path, filename: str) -> Checked | None:
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        return None
+    try:
+        with Image.open(path) as image:
+            image_format = image.format or ""
+            image.load()  # decodes every pixel: truncated files fail here
+    except UnidentifiedImageError:
+        return None
+    except (OSError, SyntaxError) as exc:
+        raise InputError(f"{filename!r} is a damaged image: {exc}") from None
+    if image_format not in IMAGE_MIME:
+        raise InputError(f"{filename!r} is a {image_format} image; accepted: {ACCEPTED}")
+    return Checked("image", IMAGE_MIME[image_format], image_format.lower().replace("jpeg", "jpg"))
