@@ -14,9 +14,16 @@ from cadenza.errors import CadenzaError
 log = logging.getLogger("cadenza.api")
 
 STATUS = {
-    "input": 422, "unavailable": 503, "not_found": 404, "queue_full": 429, "conflict": 409,
-    "unauthorized": 401, "too_large": 413, "engine": 500, "internal": 500,
-}  # fmt: skip
+    "input": 422,
+    "unavailable": 503,
+    "not_found": 404,
+    "queue_full": 429,
+    "conflict": 409,
+    "unauthorized": 401,
+    "too_large": 413,
+    "engine": 500,
+    "internal": 500,
+}
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:

@@ -25,14 +25,14 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
                 "available": i.available,
                 "reason": i.reason,
                 "default_for": [t for t, n in registry.DEFAULTS.items() if n == i.name],
-            }  # fmt: skip
+            }
             for i in infos
         ],
         "renderer": {
             "kind": renderer.kind,
             "soundfont": str(renderer.soundfont) if renderer.soundfont else None,
             "note": renderer.note,
-        },  # fmt: skip
+        },
         "genres": list(GENRES),
     }
     if as_json:

@@ -54,11 +54,16 @@ def _request_fields(options: dict[str, Any], recipe: Path | None, as_json: bool)
         fields.pop("task", None)
         engine = engine or saved.get("engine")
     explicit = {
-        "prompt": options["prompt"] or None, "duration": options["duration"], "seed": options["seed"],
-        "bpm": options["bpm"], "key": options["key"], "time_signature": options["time_signature"],
-        "genre": options["genre"], "format": options["audio_format"],
+        "prompt": options["prompt"] or None,
+        "duration": options["duration"],
+        "seed": options["seed"],
+        "bpm": options["bpm"],
+        "key": options["key"],
+        "time_signature": options["time_signature"],
+        "genre": options["genre"],
+        "format": options["audio_format"],
         "lyrics": options["lyrics"].read_text() if options["lyrics"] else None,
-    }  # fmt: skip
+    }
     fields.update({name: value for name, value in explicit.items() if value is not None})
     return fields, engine
 
@@ -108,8 +113,16 @@ def report(job: Any, home: Path, out: Path, as_json: bool) -> None:
         source = home / artifact.path
         target = out / source.name
         _link_or_copy(source, target)
-        written.append({"role": artifact.role, "kind": artifact.kind, "path": str(target), "mime": artifact.mime,
-                        "bytes": artifact.bytes, "sha256": artifact.sha256})  # fmt: skip
+        written.append(
+            {
+                "role": artifact.role,
+                "kind": artifact.kind,
+                "path": str(target),
+                "mime": artifact.mime,
+                "bytes": artifact.bytes,
+                "sha256": artifact.sha256,
+            }
+        )
     if as_json:
         emit_json({"status": job.status, "job_id": job.id, "artifacts": written, "recipe": job.recipe})
         return

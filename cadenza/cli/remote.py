@@ -76,8 +76,16 @@ def _download(client: Any, job: dict[str, Any], out: Path, as_json: bool) -> Non
         with client.stream("GET", artifact["url"], params={"download": 1}) as response, target.open("wb") as handle:
             for chunk in response.iter_bytes():
                 handle.write(chunk)
-        written.append({"role": artifact["role"], "kind": artifact["kind"], "path": str(target),
-                        "mime": artifact["mime"], "bytes": artifact["bytes"], "sha256": artifact["sha256"]})  # fmt: skip
+        written.append(
+            {
+                "role": artifact["role"],
+                "kind": artifact["kind"],
+                "path": str(target),
+                "mime": artifact["mime"],
+                "bytes": artifact["bytes"],
+                "sha256": artifact["sha256"],
+            }
+        )
     if as_json:
         emit_json({"status": job["status"], "job_id": job["id"], "artifacts": written, "recipe": job["recipe"]})
     else:

@@ -34,8 +34,16 @@ class JobQueue:
 
         kind = EmbeddedConsumer if embedded else Consumer
         # Poll an empty queue every 50 ms (not huey's default back-off to 10 s) so a job starts promptly.
-        return kind(self.huey, workers=workers, worker_type="thread", periodic=False, initial_delay=0.05,
-                    backoff=1.0, max_delay=0.05, check_worker_health=False)  # fmt: skip
+        return kind(
+            self.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.05,
+            backoff=1.0,
+            max_delay=0.05,
+            check_worker_health=False,
+        )
 
 
 def make_queue(settings: Settings) -> JobQueue:

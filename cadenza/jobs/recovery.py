@@ -38,9 +38,12 @@ def _recover(store: Store, job: Job, enqueue: Callable[[str], None]) -> None:
         enqueue(job.id)
     else:
         store.finish_unsuccessfully(
-            job.id, job.worker_id, "failed",
-            f"interrupted: its worker stopped during attempt {job.attempts} of {job.max_attempts}", "interrupted",
-        )  # fmt: skip
+            job.id,
+            job.worker_id,
+            "failed",
+            f"interrupted: its worker stopped during attempt {job.attempts} of {job.max_attempts}",
+            "interrupted",
+        )
         log.warning("job %s lost its worker %s after %s attempts; failed", job.id, job.worker_id, job.attempts)
 
 

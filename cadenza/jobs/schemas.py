@@ -66,17 +66,35 @@ class JobList(BaseModel):
 
 def artifact_public(artifact: Artifact, prefix: str = "/api/v1") -> ArtifactPublic:
     return ArtifactPublic(
-        id=artifact.id, role=artifact.role, kind=artifact.kind, mime=artifact.mime, bytes=artifact.bytes,
-        sha256=artifact.sha256, duration_s=artifact.duration_s, sample_rate=artifact.sample_rate,
-        filename=artifact.path.rsplit("/", 1)[-1], url=f"{prefix}/files/{artifact.id}",
-    )  # fmt: skip
+        id=artifact.id,
+        role=artifact.role,
+        kind=artifact.kind,
+        mime=artifact.mime,
+        bytes=artifact.bytes,
+        sha256=artifact.sha256,
+        duration_s=artifact.duration_s,
+        sample_rate=artifact.sample_rate,
+        filename=artifact.path.rsplit("/", 1)[-1],
+        url=f"{prefix}/files/{artifact.id}",
+    )
 
 
 def job_public(job: Job, prefix: str = "/api/v1") -> JobPublic:
     error = JobError(message=job.error_message or "", category=job.error_category or "") if job.error_category else None
     return JobPublic(
-        id=job.id, task=job.task, engine=job.engine, status=job.status, progress=job.progress, stage=job.stage,
-        error=error, attempts=job.attempts, created_at=job.created_at, started_at=job.started_at,
-        finished_at=job.finished_at, parent_id=job.parent_id, input=job.request, recipe=job.recipe,
+        id=job.id,
+        task=job.task,
+        engine=job.engine,
+        status=job.status,
+        progress=job.progress,
+        stage=job.stage,
+        error=error,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        parent_id=job.parent_id,
+        input=job.request,
+        recipe=job.recipe,
         artifacts=[artifact_public(a, prefix) for a in job.artifacts],
-    )  # fmt: skip
+    )

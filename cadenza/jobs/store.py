@@ -47,10 +47,21 @@ class Store:
     ) -> tuple[Job, bool]:
         """Insert a queued job; with an idempotency key already used, return that job instead."""
         job = Job(
-            id=new_id(), task=task, engine=engine, request=request, prompt=prompt, status="queued", progress=0.0,
-            stage="queued", attempts=0, max_attempts=max_attempts, cancel_requested=False, parent_id=parent_id,
-            idempotency_key=idempotency_key, created_at=utcnow(),
-        )  # fmt: skip
+            id=new_id(),
+            task=task,
+            engine=engine,
+            request=request,
+            prompt=prompt,
+            status="queued",
+            progress=0.0,
+            stage="queued",
+            attempts=0,
+            max_attempts=max_attempts,
+            cancel_requested=False,
+            parent_id=parent_id,
+            idempotency_key=idempotency_key,
+            created_at=utcnow(),
+        )
         try:
             with self.sessions.begin() as session:
                 session.add(job)

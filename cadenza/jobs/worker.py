@@ -105,8 +105,13 @@ def run_job(
     try:
         request = parse_request(job.task, job.request)
         engine = registry.pick(job.task, job.engine)
-        ctx = RunContext(seed=request.seed or 0, scratch=scratch, device=settings.device or "cpu",
-                         on_progress=on_progress, cancel_event=cancel)  # fmt: skip
+        ctx = RunContext(
+            seed=request.seed or 0,
+            scratch=scratch,
+            device=settings.device or "cpu",
+            on_progress=on_progress,
+            cancel_event=cancel,
+        )
         ctx.check_cancelled()
         output = engine.run(request, ctx)
         ctx.check_cancelled()

@@ -14,9 +14,15 @@ import soundfile as sf
 from cadenza.errors import InputError
 
 MIME = {
-    "wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "mid": "audio/midi", "json": "application/json",
-    "lrc": "text/plain", "txt": "text/plain", "zip": "application/zip",
-}  # fmt: skip
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "mid": "audio/midi",
+    "json": "application/json",
+    "lrc": "text/plain",
+    "txt": "text/plain",
+    "zip": "application/zip",
+}
 SUBTYPES = {"wav": "PCM_24", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}
 
 
@@ -40,8 +46,13 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, subtype: str | 
     if fmt not in SUBTYPES:
         raise InputError(f"unsupported audio format {fmt!r}; accepted: {', '.join(SUBTYPES)}")
     with atomic_path(path) as tmp:
-        sf.write(tmp, np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype or SUBTYPES[fmt],
-                 format=fmt.upper() if fmt != "mp3" else "MP3")  # fmt: skip
+        sf.write(
+            tmp,
+            np.asarray(audio, dtype=np.float32),
+            sample_rate,
+            subtype=subtype or SUBTYPES[fmt],
+            format=fmt.upper() if fmt != "mp3" else "MP3",
+        )
     return path
 
 

@@ -14,8 +14,9 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 BLOCK_SECONDS = 0.4
-OVERSAMPLING, OVERSAMPLING_HALF_TAPS = 4, 24
+OVERSAMPLING, OVERSAMPLING_HALF_TAPS = 4, 40  # the filter resample_poly designs
 SILENCE_LUFS = -120.0
+MASTER_ITERATIONS = 8
 
 
 def _as_frames(audio: np.ndarray) -> np.ndarray:
@@ -61,8 +62,9 @@ def true_peak_db(audio: np.ndarray, sample_rate: int) -> float:
     phases = _oversampling_phases()
     taps = phases.shape[1]
     candidates = np.flatnonzero(magnitude >= peak * 0.707)
-    candidates = np.unique(np.clip(np.concatenate([candidates + d for d in range(taps // 2 - 1, taps // 2 + 2)]),
-                                   0, len(frames) - 1))  # fmt: skip
+    candidates = np.unique(
+        np.clip(np.concatenate([candidates + d for d in range(taps // 2 - 1, taps // 2 + 2)]), 0, len(frames) - 1)
+    )
     padded = np.pad(frames, ((taps, 0), (0, 0)))
     windows = padded[(candidates + taps)[:, None] - np.arange(taps)[None, :]]  # (candidate, tap, channel)
     interpolated = np.swapaxes(windows, 1, 2) @ phases.T  # (candidate, channel, phase)
@@ -115,10 +117,11 @@ def master(
     input_peak = true_peak_db(frames, sample_rate)
     if input_lufs <= SILENCE_LUFS:
         return frames.copy(), MasterReport(input_lufs, input_peak, input_lufs, input_peak, target_lufs, ceiling_db)
-    result, loudness, peak = frames, input_lufs, input_peak
     sample_ceiling = ceiling_db - 0.3  # room for the peaks between samples
-    for _ in range(4):
-        result = limit((result * 10 ** ((target_lufs - loudness) / 20)).astype(np.float32), sample_rate, sample_ceiling)
+    gain_db, slope = target_lufs - input_lufs, 1.0
+    previous: tuple[float, float] | None = None
+    for _ in range(MASTER_ITERATIONS):
+        result = limit((frames * 10 ** (gain_db / 20)).astype(np.float32), sample_rate, sample_ceiling)
         peak = true_peak_db(result, sample_rate)
         if peak > ceiling_db:
             sample_ceiling -= peak - ceiling_db + 0.05
@@ -127,6 +130,11 @@ def master(
         loudness = integrated_loudness(result, sample_rate)
         if abs(loudness - target_lufs) <= 0.1:
             break
+        if previous is not None and gain_db != previous[0]:
+            # Limiting makes loudness grow slower than gain: step by the measured slope (secant method).
+            slope = min(1.0, max(0.2, (loudness - previous[1]) / (gain_db - previous[0])))
+        previous = (gain_db, loudness)
+        gain_db += (target_lufs - loudness) / slope
     if peak > ceiling_db:
         result = (result * 10 ** ((ceiling_db - peak - 0.01) / 20)).astype(np.float32)
         loudness, peak = integrated_loudness(result, sample_rate), true_peak_db(result, sample_rate)

@@ -50,8 +50,13 @@ def _check_audio(path: Path, filename: str) -> Checked | None:
         raise InputError(f"{filename!r} contains no audio")
     if info.format != "MP3" and info.frames > 0 and frames < info.frames:
         raise InputError(f"{filename!r} is truncated: its header promises {info.frames} frames, it holds {frames}")
-    return Checked("audio", AUDIO_MIME.get(info.format, "audio/wav"), info.format.lower(), frames / info.samplerate,
-                   info.samplerate)  # fmt: skip
+    return Checked(
+        "audio",
+        AUDIO_MIME.get(info.format, "audio/wav"),
+        info.format.lower(),
+        frames / info.samplerate,
+        info.samplerate,
+    )
 
 
 def _check_image(path: Path, filename: str) -> Checked | None:

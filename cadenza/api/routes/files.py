@@ -19,6 +19,8 @@ def download(artifact_id: str, store: StoreDep, settings: SettingsDep, download:
     if not path.is_relative_to(settings.home.resolve()) or not path.is_file():
         raise NotFound(f"the file of artifact {artifact_id!r} is missing")
     return FileResponse(
-        path, media_type=artifact.mime, filename=path.name if download else None,
+        path,
+        media_type=artifact.mime,
+        filename=path.name if download else None,
         content_disposition_type="attachment" if download else "inline",
-    )  # fmt: skip
+    )

@@ -28,9 +28,12 @@ def submit(
 ) -> JobPublic:
     """Queue a job. The same `Idempotency-Key` always returns the same job."""
     job = service.submit(
-        task=body.task, engine=body.engine, input=body.input, parent_id=body.parent_id,
+        task=body.task,
+        engine=body.engine,
+        input=body.input,
+        parent_id=body.parent_id,
         idempotency_key=idempotency_key,
-    )  # fmt: skip
+    )
     return job_public(service.get(job.id))
 
 

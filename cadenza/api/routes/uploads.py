@@ -48,12 +48,25 @@ async def upload(file: UploadFile, store: StoreDep, settings: SettingsDep) -> di
         if os.path.exists(temporary):
             os.unlink(temporary)
     record = Upload(
-        id=upload_id, filename=name, kind=checked.kind, path=str(final.relative_to(settings.home)), mime=checked.mime,
-        bytes=size, sha256=digest.hexdigest(), duration_s=checked.duration_s, sample_rate=checked.sample_rate,
+        id=upload_id,
+        filename=name,
+        kind=checked.kind,
+        path=str(final.relative_to(settings.home)),
+        mime=checked.mime,
+        bytes=size,
+        sha256=digest.hexdigest(),
+        duration_s=checked.duration_s,
+        sample_rate=checked.sample_rate,
         created_at=utcnow(),
-    )  # fmt: skip
+    )
     store.add_upload(record)
     return {
-        "id": upload_id, "filename": name, "kind": checked.kind, "mime": checked.mime, "bytes": size,
-        "sha256": record.sha256, "duration_s": checked.duration_s, "sample_rate": checked.sample_rate,
-    }  # fmt: skip
+        "id": upload_id,
+        "filename": name,
+        "kind": checked.kind,
+        "mime": checked.mime,
+        "bytes": size,
+        "sha256": record.sha256,
+        "duration_s": checked.duration_s,
+        "sample_rate": checked.sample_rate,
+    }

@@ -25,8 +25,17 @@ RngFactory = Callable[..., np.random.Generator]
 ENDING_TAIL_SECONDS = 2.0  # the last chord rings and decays for at least this long
 RELEASE_BEFORE_END_SECONDS = 1.8  # notes of the last chord stop this long before the end
 
-SECTION_ENERGY = {"intro": 0.45, "verse": 0.65, "prechorus": 0.75, "chorus": 0.95, "bridge": 0.6,
-                  "build": 0.75, "drop": 1.0, "breakdown": 0.45, "outro": 0.5}  # fmt: skip
+SECTION_ENERGY = {
+    "intro": 0.45,
+    "verse": 0.65,
+    "prechorus": 0.75,
+    "chorus": 0.95,
+    "bridge": 0.6,
+    "build": 0.75,
+    "drop": 1.0,
+    "breakdown": 0.45,
+    "outro": 0.5,
+}
 LEAD_SECTIONS = {"verse", "chorus", "bridge", "drop", "breakdown"}
 ELECTRONIC = {"house", "techno", "dnb", "trap", "synthwave"}
 
@@ -187,7 +196,8 @@ def _melody(
     start = section.start_bar * score.bar_beats
     last_section = section.start_bar + section.bars >= ending_bar
     velocity = 100 if section.kind in ("chorus", "drop") else 90
-    return realise(score, motifs, start, low, high, section.kind == "chorus" or last_section, velocity, previous)
+    # Each kind starts from the same place, so every chorus sings the same tune whatever came before.
+    return realise(score, motifs, start, low, high, section.kind == "chorus" or last_section, velocity)
 
 
 def _ending(score: Score, by_role: dict[str, Track], ending_bar: int, lead_pitch: int | None) -> None:

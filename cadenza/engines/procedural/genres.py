@@ -11,13 +11,27 @@ from dataclasses import dataclass, field
 
 Pattern = dict[str, str]  # drum voice -> 16 steps
 
-ARRANGEMENT_SONG = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("bridge", 8),
-                    ("chorus", 8), ("outro", 4))  # fmt: skip
-ARRANGEMENT_CLUB = (("intro", 8), ("build", 8), ("drop", 16), ("breakdown", 8), ("build", 8), ("drop", 16),
-                    ("outro", 8))  # fmt: skip
+ARRANGEMENT_SONG = (
+    ("intro", 4),
+    ("verse", 8),
+    ("chorus", 8),
+    ("verse", 8),
+    ("chorus", 8),
+    ("bridge", 8),
+    ("chorus", 8),
+    ("outro", 4),
+)
+ARRANGEMENT_CLUB = (
+    ("intro", 8),
+    ("build", 8),
+    ("drop", 16),
+    ("breakdown", 8),
+    ("build", 8),
+    ("drop", 16),
+    ("outro", 8),
+)
 ARRANGEMENT_AMBIENT = (("intro", 8), ("verse", 8), ("chorus", 8), ("bridge", 8), ("chorus", 8), ("outro", 8))
-ARRANGEMENT_JAZZ = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("bridge", 8), ("chorus", 8),
-                    ("outro", 4))  # fmt: skip
+ARRANGEMENT_JAZZ = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("bridge", 8), ("chorus", 8), ("outro", 4))
 
 POP_MAJOR = ("I V vi IV", "vi IV I V", "I vi IV V", "I IV vi V")
 POP_MINOR = ("i VI III VII", "i iv VI V", "i VII VI VII", "i VI iv V")

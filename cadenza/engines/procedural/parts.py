@@ -179,7 +179,7 @@ def alberti(bar: Bar) -> list[Note]:
         low = in_range(chord.root, 36, 47)
         fifth, third = low + 7, nearest_pitch(chord.tones[1:2], low + 14, low + 10, low + 20)
         pitch = (low, fifth + 0, third, fifth)[(step // 2) % 4]
-        notes.append(bar.note(step, 2.4, pitch, 80 if step % 8 == 0 else 64))
+        notes.append(bar.note(step, 2.4, pitch, 90 if step % 8 == 0 else 80 if step % 4 == 0 else 56))
     return notes
 
 

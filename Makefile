@@ -1,0 +1,42 @@
+# Cadenza: `make demo` makes a song with the embedded engine; `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# tinysoundfont declares pyaudio (live playback only, unused here), which does not build without
+# portaudio headers: install it without dependencies.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4"
+	touch $(STAMP)
+
+$(STAMP)-dev: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)-dev
+
+install: $(STAMP)
+dev: $(STAMP)-dev
+
+demo: $(STAMP)
+	$(BIN)/cadenza generate "warm lofi hip hop, rainy night, rhodes and vinyl crackle" --duration 30 --seed 7 --out demo
+	@echo "Your song is in ./demo/"
+
+lint: $(STAMP)-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q -ra
+
+bench: $(STAMP)-dev
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) demo cadenza-out .pytest_cache .ruff_cache

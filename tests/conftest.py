@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated data dir per test, and songs rendered once per session."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cadenza.config import Settings, load_settings
+from cadenza.engines.base import RunContext
+from cadenza.engines.procedural import render
+from cadenza.engines.procedural.compose import compose
+from cadenza.engines.procedural.score import Score
+from cadenza.engines.procedural.soundfont import pick_renderer
+from cadenza.engines.procedural.style import Style, resolve_style
+from cadenza.tasks import GenerateRequest
+
+SAMPLE_RATE = render.SAMPLE_RATE
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home = tmp_path / "home"
+    monkeypatch.setenv("CADENZA_HOME", str(home))
+    return load_settings(home=home)
+
+
+def compose_song(seed: int = 3, **fields: object) -> tuple[Style, Score]:
+    request = GenerateRequest(seed=seed, **fields)
+    style = resolve_style(request)
+    ctx = RunContext(seed=seed, scratch=Path("/nonexistent"))
+    return style, compose(style, request.duration, ctx.rng)
+
+
+@cache
+def _render(seed: int, items: tuple[tuple[str, object], ...]) -> tuple[Style, Score, np.ndarray, dict[str, np.ndarray]]:
+    style, score = compose_song(seed, **dict(items))
+    ctx = RunContext(seed=seed, scratch=Path("/nonexistent"))
+    stems: dict[str, np.ndarray] = {}
+    premix = render.render_song(
+        score,
+        pick_renderer(),
+        ctx.rng,
+        lambda name, audio: stems.__setitem__(name, audio.copy()),
+        lambda _: None,
+        lambda: None,
+    )
+    return style, score, premix, stems
+
+
+def render_premix(seed: int = 3, **fields: object) -> tuple[Style, Score, np.ndarray, dict[str, np.ndarray]]:
+    """The pre-master mix and stems of a song (cached: several tests listen to the same songs)."""
+    return _render(seed, tuple(sorted(fields.items())))

@@ -1,0 +1,126 @@
+"""What a listener would check on the rendered audio: tempo, key, loudness, length, ending, stems."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from cadenza.engines.base import RunContext
+from cadenza.engines.procedural import render
+from cadenza.engines.procedural.engine import ProceduralEngine
+from cadenza.engines.procedural.genres import GENRES
+from cadenza.media.analysis import estimate_key, estimate_tempo
+from cadenza.media.loudness import master
+from cadenza.tasks import SHARP_NAMES, GenerateRequest
+from tests.conftest import SAMPLE_RATE, render_premix
+
+TEMPO_CASES = [
+    (name, bpm) for name, genre in GENRES.items() for bpm in (genre.tempo[1], genre.tempo[0], genre.tempo[2])
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("genre", "bpm"), TEMPO_CASES)
+def test_measured_tempo_matches_the_request(genre: str, bpm: float) -> None:
+    """Onset-based tempo of the mix within 3% of the request; double or half time is wrong."""
+    _, _, premix, _ = render_premix(3, genre=genre, bpm=bpm, duration=24)
+    measured = estimate_tempo(premix, SAMPLE_RATE).bpm
+    assert abs(measured - bpm) / bpm < 0.03, f"{genre} at {bpm} bpm measured {measured:.1f}"
+
+
+@pytest.mark.slow
+def test_estimated_key_matches_the_request_for_the_24_keys() -> None:
+    genres = list(GENRES)
+    keys = [(tonic, mode) for mode in ("major", "minor") for tonic in range(12)]
+    right = []
+    for index, (tonic, mode) in enumerate(keys):
+        genre = genres[index % len(genres)]
+        _, _, premix, _ = render_premix(5, genre=genre, key=f"{SHARP_NAMES[tonic]} {mode}", duration=20)
+        found = estimate_key(premix, SAMPLE_RATE)
+        right.append((found.tonic, found.mode) == (tonic, mode))
+    assert sum(right) >= 22, [k for k, ok in zip(keys, right, strict=True) if not ok]
+
+
+def run_engine(tmp_path: Path, **fields: object):
+    request = GenerateRequest(**fields)
+    scratch = tmp_path / f"run-{len(list(tmp_path.iterdir()))}"
+    scratch.mkdir()
+    output = ProceduralEngine().run(request, RunContext(seed=request.seed or 0, scratch=scratch))
+    return {a.role: a.path for a in output.artifacts}, output.recipe
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory: pytest.TempPathFactory):
+    return run_engine(tmp_path_factory.mktemp("song"), prompt="uplifting synthwave drive", duration=30, seed=11)
+
+
+def test_master_is_at_minus_14_lufs_under_minus_1_dbtp_and_clean(song) -> None:
+    files, recipe = song
+    audio, rate = sf.read(files["mix"], dtype="float64")
+    assert rate == 44100 and audio.shape[1] == 2
+    assert np.isfinite(audio).all()
+    assert np.abs(audio).max() < 1.0
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 14.0) <= 0.5
+    true_peak = 20 * np.log10(np.abs(resample_poly(audio, 4, 1, axis=0)).max())
+    assert true_peak <= -1.0 + 0.05  # 24-bit rounding
+    assert recipe["master"]["output_true_peak_db"] <= -1.0
+
+
+def test_length_is_within_a_quarter_second_and_the_end_decays(song) -> None:
+    files, _ = song
+    audio, rate = sf.read(files["mix"])
+    assert abs(len(audio) / rate - 30.0) <= 0.25
+    windows = [
+        audio[len(audio) - int((2 - i * 0.5) * rate) : len(audio) - int((1.5 - i * 0.5) * rate)] for i in range(4)
+    ]
+    levels = [20 * np.log10(np.sqrt(np.mean(w**2)) + 1e-12) for w in windows]
+    assert all(later <= earlier + 0.5 for earlier, later in itertools.pairwise(levels)), levels
+    assert levels[-1] < -40, levels
+
+
+def test_stems_sum_to_the_mix_before_the_master_bus(song) -> None:
+    files, _ = song
+    stems = [sf.read(path, dtype="float32")[0] for role, path in files.items() if role.startswith("stem:")]
+    assert len(stems) >= 4
+    premix = np.sum(stems, axis=0)
+    remastered, _ = master(render.bus_compress(premix), SAMPLE_RATE)
+    mix, _ = sf.read(files["mix"], dtype="float32")
+    residual = 20 * np.log10(np.sqrt(np.mean((remastered - mix) ** 2)) / np.sqrt(np.mean(mix**2)))
+    assert residual < -50, residual
+
+
+def test_the_recipe_says_what_was_understood(song) -> None:
+    _, recipe = song
+    assert recipe["style"]["genre"] == "synthwave"
+    assert recipe["style"]["mood"] == "uplifting"
+    assert recipe["seed"] == 11 and recipe["request"]["seed"] == 11
+    assert recipe["engine"] == "procedural" and recipe["engine_version"]
+
+
+def digests(files: dict) -> dict[str, str]:
+    return {role: hashlib.sha256(Path(path).read_bytes()).hexdigest() for role, path in files.items()}
+
+
+@pytest.mark.slow
+def test_same_recipe_same_bytes_and_another_seed_another_song(tmp_path: Path) -> None:
+    first, _ = run_engine(tmp_path, prompt="funk groove", duration=12, seed=21)
+    second, _ = run_engine(tmp_path, prompt="funk groove", duration=12, seed=21)
+    third, _ = run_engine(tmp_path, prompt="funk groove", duration=12, seed=22)
+    assert digests(first) == digests(second)
+    assert digests(first)["mix"] != digests(third)["mix"]
+    assert digests(first)["midi"] != digests(third)["midi"]
+
+
+@pytest.mark.parametrize("audio_format", ["flac", "mp3"])
+def test_flac_and_mp3_mixes(tmp_path: Path, audio_format: str) -> None:
+    files, _ = run_engine(tmp_path, prompt="ambient", duration=8, seed=1, format=audio_format)
+    assert files["mix"].suffix == f".{audio_format}"
+    audio, rate = sf.read(files["mix"])
+    assert rate == 44100 and abs(len(audio) / rate - 8.0) < 0.25
