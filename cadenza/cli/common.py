@@ -38,7 +38,7 @@ def fail(error: CadenzaError | str, *, as_json: bool = False, category: str = "i
     if as_json:
         print(json.dumps({"status": "failed", "error": {"category": category, "message": message}}))
     else:
-        console.print(f"[bold red]error:[/] {message}", highlight=False)
+        console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_CODES.get(category, 1))
 
 

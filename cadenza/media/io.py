@@ -45,15 +45,28 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, subtype: str | 
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in SUBTYPES:
         raise InputError(f"unsupported audio format {fmt!r}; accepted: {', '.join(SUBTYPES)}")
-    with atomic_path(path) as tmp:
-        sf.write(
-            tmp,
-            np.asarray(audio, dtype=np.float32),
-            sample_rate,
-            subtype=subtype or SUBTYPES[fmt],
-            format=fmt.upper() if fmt != "mp3" else "MP3",
-        )
+    subtype = subtype or SUBTYPES[fmt]
+    with (
+        atomic_path(path) as tmp,
+        sf.SoundFile(
+            tmp, "w", sample_rate, audio.shape[1] if audio.ndim == 2 else 1, subtype=subtype, format=fmt.upper()
+        ) as handle,
+    ):
+        if subtype in ("FLOAT", "DOUBLE"):
+            _without_peak_chunk(handle)
+        handle.write(np.asarray(audio, dtype=np.float32))
     return path
+
+
+SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
+def _without_peak_chunk(handle: sf.SoundFile) -> None:
+    """libsndfile stamps float WAVs with a PEAK chunk holding the current time; turning it off keeps the
+    same audio the same bytes. (soundfile has no public switch for this libsndfile command.)"""
+    command = getattr(sf, "_snd", None)
+    if command is not None:
+        command.sf_command(handle._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
