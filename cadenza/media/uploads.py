@@ -23,6 +23,7 @@ class Checked:
 
 def check_file(path: Path, filename: str) -> Checked:
     """Decode `path` fully; a truncated or unknown file is an InputError naming what is accepted."""
+    path = Path(path)
     audio = _check_audio(path, filename)
     if audio is not None:
         return audio
@@ -48,8 +49,11 @@ def _check_audio(path: Path, filename: str) -> Checked | None:
         raise InputError(f"{filename!r} is damaged audio: {exc}") from None
     if frames == 0:
         raise InputError(f"{filename!r} contains no audio")
-    if info.format != "MP3" and info.frames > 0 and frames < info.frames:
-        raise InputError(f"{filename!r} is truncated: its header promises {info.frames} frames, it holds {frames}")
+    declared = _declared_wav_bytes(path) if info.format == "WAV" else None
+    if declared is not None and declared[0] > declared[1]:
+        raise InputError(
+            f"{filename!r} is truncated: its header promises {declared[0]} bytes of audio, the file holds {declared[1]}"
+        )
     return Checked(
         "audio",
         AUDIO_MIME.get(info.format, "audio/wav"),
@@ -57,6 +61,24 @@ def _check_audio(path: Path, filename: str) -> Checked | None:
         frames / info.samplerate,
         info.samplerate,
     )
+
+
+def _declared_wav_bytes(path: Path) -> tuple[int, int] | None:
+    """(bytes the RIFF `data` chunk declares, bytes actually there). libsndfile quietly shortens a
+    truncated WAV to what it finds, so the header is read here."""
+    with path.open("rb") as handle:
+        if handle.read(12)[:4] != b"RIFF":
+            return None
+        while header := handle.read(8):
+            if len(header) < 8:
+                return None
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"data":
+                start = handle.tell()
+                handle.seek(0, 2)
+                return size, handle.tell() - start
+            handle.seek(size + (size & 1), 1)
+    return None
 
 
 def _check_image(path: Path, filename: str) -> Checked | None:

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from cadenza.api.deps import ServiceDep
-from cadenza.jobs.models import FINISHED
+from cadenza.jobs.models import FINISHED, Job
 from cadenza.jobs.schemas import JobCreate, JobList, JobPublic, job_public
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -56,10 +56,16 @@ def get_job(job_id: str, service: ServiceDep) -> JobPublic:
     return job_public(service.get(job_id))
 
 
+def existing_job(job_id: str, service: ServiceDep) -> Job:
+    """Resolved before a stream starts, so an unknown id is a 404 rather than a broken stream."""
+    return service.get(job_id)
+
+
 @router.get("/{job_id}/events", response_class=EventSourceResponse)
-async def events(job_id: str, service: ServiceDep, request: Request) -> AsyncIterator[ServerSentEvent]:
+async def events(
+    job_id: str, job: Annotated[Job, Depends(existing_job)], service: ServiceDep, request: Request
+) -> AsyncIterator[ServerSentEvent]:
     """`status` and `progress` events as they happen, then `completed` carrying the job."""
-    job = await asyncio.to_thread(service.get, job_id)
     last: tuple[str, float, str] | None = None
     quiet = 0.0
     while True:
