@@ -82,3 +82,49 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 def mime_for(path: Path) -> str:
     return MIME.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
+
+
+class BackgroundWriter:
+    """Writes audio files on one background thread while the caller computes the next buffer.
+
+    libsndfile runs without the GIL, so on two cores writing overlaps rendering. Each submitted
+    buffer is copied (the caller may reuse its own); at most `pending` writes wait, bounding memory.
+    """
+
+    def __init__(self, pending: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        from threading import BoundedSemaphore
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadenza-writer")
+        self._slots = BoundedSemaphore(pending)
+        self._futures: list = []
+
+    def submit(self, path: Path, audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> Path:
+        self._slots.acquire()
+        copy = np.array(audio, dtype=np.float32, copy=True)
+
+        def write() -> Path:
+            try:
+                return write_audio(path, copy, sample_rate, subtype)
+            finally:
+                self._slots.release()
+
+        self._futures.append(self._pool.submit(write))
+        return path
+
+    def close(self) -> None:
+        """Wait for every write; re-raise the first failure."""
+        try:
+            for future in self._futures:
+                future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            self.close()

@@ -17,6 +17,8 @@ BLOCK_SECONDS = 0.4
 OVERSAMPLING, OVERSAMPLING_HALF_TAPS = 4, 40  # the filter resample_poly designs
 SILENCE_LUFS = -120.0
 MASTER_ITERATIONS = 8
+LOUDNESS_TOLERANCE_LU = 0.2
+LIMITER_BLOCK = 32
 
 
 def _as_frames(audio: np.ndarray) -> np.ndarray:
@@ -74,20 +76,27 @@ def true_peak_db(audio: np.ndarray, sample_rate: int) -> float:
 def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: float = 5.0) -> np.ndarray:
     """A linked-stereo brickwall limiter with lookahead: no sample exceeds `ceiling_db`, no makeup gain.
 
-    The gain each sample needs is spread over the lookahead window before and after it (a minimum
-    filter, then a moving average of the same length), so gain changes are ramps rather than steps.
+    The gain curve is built on blocks of 32 samples: each block's needed gain is spread over the
+    lookahead before and after it (a minimum filter), smoothed (a moving average shorter than that
+    spread, so the smoothing never lifts the gain above what a sample needs), and interpolated back
+    to samples; a final per-sample minimum makes the ceiling exact.
     """
     frames = _as_frames(audio)
-    ceiling = 10 ** (ceiling_db / 20)
+    ceiling = np.float32(10 ** (ceiling_db / 20))
     peaks = np.abs(frames).max(axis=1)
     if peaks.max() <= ceiling:
         return audio.copy()
-    needed = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-    window = max(2, int(sample_rate * lookahead_ms / 1000))
-    held = minimum_filter1d(needed, size=window, origin=-(window // 2), mode="nearest")
-    gain = uniform_filter1d(held, size=window, origin=(window - 1) // 2, mode="nearest")
-    gain = np.minimum(gain, needed)  # rounding in the filters must never let a peak through
-    result = frames * gain[:, None].astype(frames.dtype)
+    needed = np.minimum(np.float32(1.0), ceiling / np.maximum(peaks, np.float32(1e-12)))
+    blocks = -(-len(needed) // LIMITER_BLOCK)
+    padded = np.pad(needed, (0, blocks * LIMITER_BLOCK - len(needed)), constant_values=1.0)
+    block_needed = padded.reshape(blocks, LIMITER_BLOCK).min(axis=1)
+    spread = max(2, round(sample_rate * lookahead_ms / 1000 / LIMITER_BLOCK))
+    held = minimum_filter1d(block_needed, size=2 * spread + 1, mode="nearest")
+    smooth = uniform_filter1d(held, size=spread, mode="nearest")
+    centres = np.arange(blocks) * LIMITER_BLOCK + LIMITER_BLOCK / 2
+    gain = np.interp(np.arange(len(needed), dtype=np.float32), centres, smooth).astype(np.float32)
+    np.minimum(gain, needed, out=gain)
+    result = frames * gain[:, None]
     return result if audio.ndim == 2 else result[:, 0]
 
 
@@ -128,7 +137,7 @@ def master(
             result = limit(result, sample_rate, sample_ceiling)
             peak = true_peak_db(result, sample_rate)
         loudness = integrated_loudness(result, sample_rate)
-        if abs(loudness - target_lufs) <= 0.1:
+        if abs(loudness - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
         if previous is not None and gain_db != previous[0]:
             # Limiting makes loudness grow slower than gain: step by the measured slope (secant method).

@@ -27,8 +27,9 @@ from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import resolve_style
 from cadenza.errors import InputError
-from cadenza.media.io import atomic_path, mime_for, write_audio
+from cadenza.media.io import BackgroundWriter, atomic_path, mime_for, write_audio
 from cadenza.media.loudness import master
+from cadenza.media.memory import keep_freed_memory
 from cadenza.media.midi import MidiNote, MidiTrack, key_signature, write_midi
 from cadenza.tasks import GenerateRequest, TaskRequest, describe_validation_error
 
@@ -47,6 +48,9 @@ class ProceduralEngine:
     name = "procedural"
     version = __version__
     tasks = ("generate",)
+
+    def __init__(self) -> None:
+        keep_freed_memory()
 
     def available(self) -> tuple[bool, str]:
         renderer = pick_renderer()
@@ -77,15 +81,21 @@ class ProceduralEngine:
         # 3. Render every track to a placed, reverberated stem.
         ctx.progress(0.1, "render")
         stems: list[Artifact] = []
+        with BackgroundWriter() as writer:
 
-        def write_stem(name: str, audio: np.ndarray) -> None:
-            # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.
-            path = write_audio(ctx.scratch / "stems" / f"{name}.wav", audio, render.SAMPLE_RATE, subtype="FLOAT")
-            stems.append(Artifact(path, "stem", f"stem:{name}", "audio/wav", request.duration, render.SAMPLE_RATE))
+            def write_stem(name: str, audio: np.ndarray) -> None:
+                # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.
+                path = writer.submit(ctx.scratch / "stems" / f"{name}.wav", audio, render.SAMPLE_RATE, "FLOAT")
+                stems.append(Artifact(path, "stem", f"stem:{name}", "audio/wav", request.duration, render.SAMPLE_RATE))
 
-        premix = render.render_song(
-            score, renderer, ctx.rng, write_stem, lambda f: ctx.progress(0.1 + 0.7 * f, "render"), ctx.check_cancelled
-        )
+            premix = render.render_song(
+                score,
+                renderer,
+                ctx.rng,
+                write_stem,
+                lambda f: ctx.progress(0.1 + 0.7 * f, "render"),
+                ctx.check_cancelled,
+            )
 
         # 4. The master bus: glue compression, then loudness and true peak.
         ctx.progress(0.85, "master")

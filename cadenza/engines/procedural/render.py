@@ -75,18 +75,19 @@ def render_track_soundfont(track: Track, score: Score, soundfont: Path, out: np.
     player.sounds_off()
 
 
-def vinyl(frames: int, rng: np.random.Generator) -> np.ndarray:
-    """Record-surface texture: soft filtered hiss and sparse crackles, as a seamless loop of a few
-    seconds (the way producers lay a vinyl sample under a beat) tiled to the song's length."""
+def vinyl(out: np.ndarray, rng: np.random.Generator) -> None:
+    """Record-surface texture into `out`: soft filtered hiss and sparse crackles, as a seamless loop of a
+    few seconds (the way producers lay a vinyl sample under a beat) repeated to the song's length."""
     from scipy.signal import lfilter
 
-    loop = int(VINYL_LOOP_SECONDS * SAMPLE_RATE)
+    loop = min(len(out), int(VINYL_LOOP_SECONDS * SAMPLE_RATE))
     hiss = lfilter([0.05], [1, -0.95], rng.standard_normal((loop, 2)), axis=0) * 0.03
     crackle = np.zeros((loop, 2))
-    clicks = rng.integers(0, loop, size=loop // 4000)
+    clicks = rng.integers(0, loop, size=max(1, loop // 4000))
     crackle[clicks] = rng.uniform(-0.25, 0.25, size=(len(clicks), 1)) * rng.uniform(0.6, 1.0, size=(len(clicks), 2))
     texture = (hiss + lfilter([1, -0.6], [1], crackle, axis=0)).astype(np.float32)
-    return np.resize(texture, (frames, 2))
+    for start in range(0, len(out), loop):
+        out[start : start + loop] = texture[: len(out) - start]
 
 
 def place(audio: np.ndarray, track_pan: float, gain_db: float) -> None:
@@ -96,14 +97,20 @@ def place(audio: np.ndarray, track_pan: float, gain_db: float) -> None:
     audio *= np.array([np.sqrt(2) * np.cos(angle) * gain, np.sqrt(2) * np.sin(angle) * gain], dtype=np.float32)
 
 
-def envelope(frames: int) -> np.ndarray:
-    """A 5 ms fade-in and a cosine fade over the last 1.5 s so the song always ends in silence."""
-    gain = np.ones(frames, dtype=np.float32)
+def fade(audio: np.ndarray) -> None:
+    """In place: a 5 ms fade-in, and a cosine fade over the last 1.5 s so the song ends in silence."""
+    frames = len(audio)
     fade_in = min(frames, int(FADE_IN_SECONDS * SAMPLE_RATE))
-    gain[:fade_in] = np.linspace(0, 1, fade_in, dtype=np.float32)
+    audio[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]
     fade_out = min(frames, int(FADE_OUT_SECONDS * SAMPLE_RATE))
-    gain[frames - fade_out :] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade_out))).astype(np.float32)
-    return gain[:, None]
+    audio[frames - fade_out :] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade_out))).astype(np.float32)[:, None]
+
+
+def _accumulate(total: np.ndarray, part: np.ndarray, scale: float = 1.0) -> None:
+    """total += scale * part, in one pass and without a temporary (BLAS saxpy on the flat buffers)."""
+    from scipy.linalg.blas import saxpy
+
+    saxpy(part.reshape(-1), total.reshape(-1), a=scale)
 
 
 def render_song(
@@ -118,14 +125,14 @@ def render_song(
 
     Reverb is one shared return fed by each track's send (it is linear, so one pass over the summed
     sends equals a reverb per track) and is delivered as its own `reverb` stem: the stems, summed,
-    are exactly the mix before the master bus. Buffers are reused across tracks because touching new
-    memory is a large share of the cost of a long song.
+    are exactly the mix before the master bus. `write_stem` must copy what it keeps: the buffer is
+    reused for the next track, because touching new memory is a large share of a long song's cost.
     """
     frames = round(score.length_seconds * SAMPLE_RATE)
-    shape = envelope(frames)
     dry = np.zeros((frames, 2), dtype=np.float32)
     premix = np.zeros((frames, 2), dtype=np.float32)
     sends = np.zeros((frames, 2), dtype=np.float32)
+    any_send = False
     steps = len(score.tracks) + len(score.textures) + 1
     for index, track in enumerate(score.tracks):
         if renderer.kind == "soundfont" and renderer.soundfont is not None:
@@ -133,28 +140,29 @@ def render_song(
         else:
             dry[:] = synth.render_track(track, score, SAMPLE_RATE, frames, check)
         place(dry, track.pan, track.gain_db)
-        dry *= shape
+        fade(dry)
         write_stem(track.name, dry)
-        premix += dry
+        _accumulate(premix, dry)
         if track.reverb > 0:
-            sends += np.float32(track.reverb) * dry
+            _accumulate(sends, dry, track.reverb)
+            any_send = True
         progress((index + 1) / steps)
     for texture in score.textures:
         if texture == "vinyl":
-            dry[:] = vinyl(frames, rng("texture", "vinyl"))
-            dry *= shape
+            vinyl(dry, rng("texture", "vinyl"))
+            fade(dry)
             write_stem("vinyl", dry)
-            premix += dry
+            _accumulate(premix, dry)
     check()
-    if sends.any():
+    if any_send:
         import pedalboard
 
         room = 0.75 if score.bpm < 80 else 0.55
         effect = pedalboard.Reverb(room_size=room, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)
-        wet = effect(np.ascontiguousarray(sends.T), SAMPLE_RATE).T
-        wet *= shape
+        wet = np.ascontiguousarray(effect(np.ascontiguousarray(sends.T), SAMPLE_RATE).T)
+        fade(wet)
         write_stem("reverb", wet)
-        premix += wet
+        _accumulate(premix, wet)
     progress(1.0)
     return premix
 
