@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,20 @@ from cadenza.engines.procedural.style import Style, resolve_style
 from cadenza.tasks import GenerateRequest
 
 SAMPLE_RATE = render.SAMPLE_RATE
+
+
+def _bundled_soundfont() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pretty_midi")
+    assert spec and spec.submodule_search_locations
+    return str(Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2")
+
+
+# Every test renders with the SoundFont that every fresh install has (the one inside pretty_midi's
+# wheel), so results do not depend on which Debian SoundFonts the machine happens to carry. Set before
+# any test runs, so the servers and CLI processes the tests start inherit it too.
+os.environ["CADENZA_SOUNDFONT"] = _bundled_soundfont()
 
 
 @pytest.fixture
