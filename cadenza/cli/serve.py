@@ -28,6 +28,7 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="Embedded worker threads (0: use `cadenza worker`s)", min=0)] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
 ) -> None:
     """Serve the API (/api/v1, docs at /docs) with embedded workers on one queue and one history."""
     if not is_loopback(host) and not os.environ.get("CADENZA_API_TOKEN"):
@@ -41,7 +42,7 @@ def serve(
 
     with domain_errors():
         app = create_app(workers=workers)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, timeout_graceful_shutdown=5)
 
 
 def worker(

@@ -33,15 +33,15 @@ class JobQueue:
                 pass
 
         kind = EmbeddedConsumer if embedded else Consumer
-        # Poll an empty queue every 50 ms (not huey's default back-off to 10 s) so a job starts promptly.
+        # Poll an empty queue every 20 ms (not huey's default back-off to 10 s) so a job starts promptly.
         return kind(
             self.huey,
             workers=workers,
             worker_type="thread",
             periodic=False,
-            initial_delay=0.05,
+            initial_delay=0.01,
             backoff=1.0,
-            max_delay=0.05,
+            max_delay=0.02,
             check_worker_health=False,
         )
 

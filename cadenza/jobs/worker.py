@@ -59,15 +59,19 @@ class _Heartbeat(threading.Thread):
             self.wake.set()
 
     def run(self) -> None:
+        # The claim recorded the first beat; a job that ends within the first interval needs no other.
+        self.last_beat = time.monotonic()
         while not self.stopped.is_set():
+            self.wake.wait(CANCEL_POLL_SECONDS)
+            self.wake.clear()
+            if self.stopped.is_set():
+                break
             self.last_beat = time.monotonic()
             try:
                 if self.store.heartbeat(self.job_id, self.worker, self.progress, self.stage):
                     self.cancel.set()
             except Exception:  # a database hiccup must not kill the job; the next beat retries
                 log.exception("heartbeat failed for job %s", self.job_id)
-            self.wake.wait(CANCEL_POLL_SECONDS)
-            self.wake.clear()
 
     def stop(self) -> None:
         if self.is_alive():
@@ -168,8 +172,11 @@ def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact
     base = readable_stem(job, job.request.get("seed"))
     final = settings.artifacts_dir / job.id
     staging = settings.artifacts_dir / f".{job.id}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(final, ignore_errors=True)  # left by an attempt that died before recording success
+    if job.attempts > 1:  # an earlier attempt may have died between publishing and recording success
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+    if not produced:
+        return []
     staging.mkdir(parents=True)
     names: list[str] = []
     for artifact in produced:
