@@ -83,20 +83,25 @@ def run_local(task: str, engine: str | None, fields: dict[str, Any], out: Path, 
         def listener(fraction: float, stage: str) -> None:
             bar.update(bar_task, completed=fraction, stage=stage)
 
-        def work() -> None:
-            outcome["job"] = run_job(jobs.settings, jobs.store, job.id, listener=listener, cancel_event=cancel)
+        finished = threading.Event()
 
-        thread = threading.Thread(target=work, name="cadenza-local-job")
-        thread.start()
+        def work() -> None:
+            try:
+                outcome["job"] = run_job(jobs.settings, jobs.store, job.id, listener=listener, cancel_event=cancel)
+            finally:
+                finished.set()
+
+        threading.Thread(target=work, name="cadenza-local-job", daemon=True).start()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread looking
+        # finished while it still runs (CPython gh-90882).
         try:
-            while thread.is_alive():
-                thread.join(0.1)
+            while not finished.wait(0.1):
+                pass
         except KeyboardInterrupt:
             cancel.set()
             console.print("[yellow]cancelling...[/]")
-            thread.join()
-    finished = outcome.get("job") or jobs.get(job.id)
-    report(finished, jobs.settings.home, out, as_json)
+            finished.wait()
+    report(outcome.get("job") or jobs.get(job.id), jobs.settings.home, out, as_json)
 
 
 def report(job: Any, home: Path, out: Path, as_json: bool) -> None:
