@@ -122,7 +122,48 @@ class GenerateRequest(TaskRequest):
         return None if value is None else str(TimeSignature.parse(value))
 
 
-TASK_MODELS: dict[str, type[TaskRequest]] = {"generate": GenerateRequest}
+SourceId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="A job id (its mix), an artifact id or an upload id; never a path",
+    ),
+]
+
+
+class MasterRequest(TaskRequest):
+    """Loudness to a target and true-peak limiting of any audio."""
+
+    task: Literal["master"] = "master"
+    source: SourceId
+    lufs: float = Field(-14.0, ge=-30.0, le=-6.0, description="Integrated loudness target, LUFS")
+    true_peak: float = Field(-1.0, ge=-6.0, le=0.0, description="True-peak ceiling, dBTP (4x oversampled)")
+    format: Literal["wav", "flac", "mp3"] = "wav"
+
+
+class StemsRequest(TaskRequest):
+    """Separate a song into stems that sum to it."""
+
+    task: Literal["stems"] = "stems"
+    source: SourceId
+
+
+class ExportRequest(TaskRequest):
+    """A finished job's stems, MIDI, lyrics and recipe as a DAW session or an archive."""
+
+    task: Literal["export"] = "export"
+    source: SourceId
+    format: Literal["ardour", "reaper", "stems-zip"] = "stems-zip"
+
+
+TASK_MODELS: dict[str, type[TaskRequest]] = {
+    "generate": GenerateRequest,
+    "master": MasterRequest,
+    "stems": StemsRequest,
+    "export": ExportRequest,
+}
 
 
 def parse_request(task: str, data: dict[str, Any]) -> TaskRequest:

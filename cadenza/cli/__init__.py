@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli import db, engines, generate, jobs, serve
+from cadenza.cli import db, engines, generate, jobs, serve, tasks
 
 app = typer.Typer(
     name="cadenza",
@@ -14,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("generate")(generate.generate)
+app.command("master")(tasks.master)
+app.command("stems")(tasks.stems)
+app.command("export")(tasks.export)
 app.command("engines")(engines.engines)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)

@@ -29,6 +29,14 @@ def _raise_for(response: Any, as_json: bool) -> None:
     fail(message, as_json=as_json, category=category)
 
 
+def upload_remote(server: str, path: Path, as_json: bool) -> str:
+    """Upload a local file to the server; returns its upload id."""
+    with _client(server) as client, path.open("rb") as handle:
+        response = client.post("/api/v1/uploads", files={"file": (path.name, handle)})
+        _raise_for(response, as_json)
+        return response.json()["id"]
+
+
 def run_remote(server: str, task: str, engine: str | None, fields: dict[str, Any], out: Path, as_json: bool) -> None:
     import httpx
 

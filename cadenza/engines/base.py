@@ -26,6 +26,7 @@ __all__ = [
     "EngineUnavailable",
     "InputError",
     "RunContext",
+    "SourceAudio",
 ]
 
 ProgressCallback = Callable[[float, str], None]
@@ -50,14 +51,35 @@ class EngineOutput:
 
 
 @dataclass
+class SourceAudio:
+    """An input the worker resolved from an id: engines get files, never ids or the database."""
+
+    path: Path  # the audio: a job's mix, an artifact or an upload
+    name: str  # a readable stem for output names
+    recipe: dict[str, Any] | None = None  # the recipe of the job that made it, if any
+    files: dict[str, Path] = field(default_factory=dict)  # role -> file of that job (stem:*, midi, lyrics, ...)
+
+    @property
+    def stems(self) -> dict[str, Path]:
+        return {role.removeprefix("stem:"): path for role, path in self.files.items() if role.startswith("stem:")}
+
+
+@dataclass
 class RunContext:
-    """What an engine gets besides its request: seed, device, scratch dir, progress and cancellation."""
+    """What an engine gets besides its request: seed, device, scratch dir, resolved inputs, progress and
+    cancellation."""
 
     seed: int
     scratch: Path
     device: str = "cpu"
     on_progress: ProgressCallback | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    inputs: dict[str, SourceAudio] = field(default_factory=dict)
+
+    def source(self, name: str = "source") -> SourceAudio:
+        if name not in self.inputs:
+            raise InputError(f"this task needs a {name}")
+        return self.inputs[name]
 
     def progress(self, fraction: float, stage: str) -> None:
         if self.on_progress is not None:

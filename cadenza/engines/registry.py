@@ -16,8 +16,13 @@ from cadenza.errors import EngineUnavailable, InputError
 ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate",)),
     "noop": ("cadenza.engines.noop:NoopEngine", ("generate",)),
+    "dsp": ("cadenza.engines.dsp:MasteringEngine", ("master",)),
+    "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
+    "hpss": ("cadenza.engines.dsp:HpssEngine", ("stems",)),
+    "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
 }
-DEFAULTS: dict[str, str] = {"generate": "procedural"}
+# stems: the service picks `native` for a procedural source and `hpss` for anything else.
+DEFAULTS: dict[str, str] = {"generate": "procedural", "master": "dsp", "stems": "hpss", "export": "daw"}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,13 @@ Faces (API, CLI, UI) call these keyword-only methods; they never run engines the
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,8 +19,11 @@ from pydantic import ValidationError
 from cadenza.config import Settings
 from cadenza.engines import registry
 from cadenza.errors import Conflict, InputError, QueueFull
-from cadenza.jobs.models import Job
-from cadenza.jobs.store import JobPage, Store
+from cadenza.jobs import sources
+from cadenza.jobs.models import Job, Upload, utcnow
+from cadenza.jobs.sources import SOURCE_FIELDS
+from cadenza.jobs.store import JobPage, Store, new_id
+from cadenza.media.uploads import check_file
 from cadenza.tasks import describe_validation_error, parse_request
 
 
@@ -38,6 +45,15 @@ class JobService:
     ) -> Job:
         """Validate the request against the task and engine, fix its seed, record it and queue it."""
         request = parse_request(task, input)
+        source_name = ""
+        for name in SOURCE_FIELDS:
+            source_id = getattr(request, name, None)
+            if source_id:
+                source, source_job = sources.resolve(self.settings, self.store, source_id)
+                source_name = source.name
+                parent_id = parent_id or (source_job.id if source_job else None)
+                if task == "stems" and engine is None:
+                    engine = "native" if source.stems else "hpss"
         chosen = registry.pick(task, engine)
         advanced_model = chosen.advanced_model(task)
         if advanced_model is not None:
@@ -59,7 +75,7 @@ class JobService:
             task=task,
             engine=chosen.name,
             request=request.model_dump(mode="json", exclude={"task"}),
-            prompt=str(getattr(request, "prompt", "") or ""),
+            prompt=str(getattr(request, "prompt", "") or "") or source_name,
             max_attempts=self.settings.max_attempts,
             parent_id=parent_id,
             idempotency_key=idempotency_key,
@@ -94,3 +110,49 @@ class JobService:
             self.store.request_cancel(job_id)
         self.store.delete_job(job_id)
         shutil.rmtree(self.settings.artifacts_dir / job_id, ignore_errors=True)
+
+    def add_upload(self, temporary: Path, filename: str) -> Upload:
+        """Check a received file (it must decode completely) and keep it as an upload."""
+        checked = check_file(temporary, filename)
+        upload_id = new_id()
+        final = self.settings.uploads_dir / f"{upload_id}.{checked.extension}"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        size, digest = temporary.stat().st_size, _sha256(temporary)
+        os.replace(temporary, final)
+        upload = Upload(
+            id=upload_id,
+            filename=filename[:200],
+            kind=checked.kind,
+            path=str(final.relative_to(self.settings.home)),
+            mime=checked.mime,
+            bytes=size,
+            sha256=digest,
+            duration_s=checked.duration_s,
+            sample_rate=checked.sample_rate,
+            created_at=utcnow(),
+        )
+        return self.store.add_upload(upload)
+
+    def upload_file(self, path: Path) -> Upload:
+        """A local file (the CLI's sources): copied into the data dir, then checked like any upload."""
+        if not path.is_file():
+            raise InputError(f"{path} is not a file")
+        if path.stat().st_size > self.settings.max_upload_mb * 1024 * 1024:
+            raise InputError(f"{path.name} exceeds {self.settings.max_upload_mb:g} MB (CADENZA_MAX_UPLOAD_MB)")
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.settings.uploads_dir, prefix=".incoming-")
+        os.close(handle)
+        try:
+            shutil.copyfile(path, temporary)
+            return self.add_upload(Path(temporary), path.name)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

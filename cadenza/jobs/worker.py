@@ -27,6 +27,7 @@ from cadenza.engines import registry
 from cadenza.engines.base import Artifact as EngineArtifact
 from cadenza.engines.base import RunContext
 from cadenza.errors import CadenzaError, Cancelled
+from cadenza.jobs import sources
 from cadenza.jobs.models import Artifact, Job
 from cadenza.jobs.store import Store, new_id
 from cadenza.tasks import parse_request
@@ -109,7 +110,9 @@ def run_job(
     try:
         request = parse_request(job.task, job.request)
         engine = registry.pick(job.task, job.engine)
+        inputs = sources.resolve_inputs(settings, store, job.request)
         ctx = RunContext(
+            inputs=inputs,
             seed=request.seed or 0,
             scratch=scratch,
             device=settings.device or "cpu",
@@ -120,7 +123,9 @@ def run_job(
         output = engine.run(request, ctx)
         ctx.check_cancelled()
         on_progress(0.99, "store")
-        artifacts = _store_artifacts(settings, job, output.artifacts)
+        source = inputs.get("source")
+        base = f"{source.name}_{job.task}" if source else readable_stem(job, job.request.get("seed"))
+        artifacts = _store_artifacts(settings, job, output.artifacts, base)
         heartbeat.stop()
         if not store.succeed(job_id, worker, artifacts, output.recipe):
             shutil.rmtree(settings.artifacts_dir / job_id, ignore_errors=True)
@@ -168,8 +173,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact]) -> list[Artifact]:
-    base = readable_stem(job, job.request.get("seed"))
+def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact], base: str) -> list[Artifact]:
     final = settings.artifacts_dir / job.id
     staging = settings.artifacts_dir / f".{job.id}.staging"
     if job.attempts > 1:  # an earlier attempt may have died between publishing and recording success

@@ -80,6 +80,12 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     return audio, int(sample_rate)
 
 
+def audio_info(path: Path) -> tuple[float, int]:
+    """(duration in seconds, sample rate) from the header alone."""
+    info = sf.info(str(path))
+    return info.frames / info.samplerate, int(info.samplerate)
+
+
 def mime_for(path: Path) -> str:
     return MIME.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
 

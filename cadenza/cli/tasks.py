@@ -1,0 +1,78 @@
+"""`cadenza master`, `cadenza stems`, `cadenza export`: tasks whose input is a song.
+
+SOURCE is a job id (its mix), an artifact id, an upload id, or a local audio file (uploaded for you).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cadenza.cli.common import console, domain_errors, service
+
+Out = Annotated[Path, typer.Option(help="Where to write the files")]
+Server = Annotated[str | None, typer.Option(help="Run it on a Cadenza server at this URL instead")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
+Source = Annotated[str, typer.Argument(help="A job id, artifact id, upload id, or a local audio file")]
+
+
+def _submit(
+    task: str, engine: str | None, source: str, fields: dict[str, Any], out: Path, server: str | None, as_json: bool
+) -> None:
+    if server:
+        from cadenza.cli.remote import run_remote, upload_remote
+
+        source_id = upload_remote(server, Path(source), as_json) if Path(source).is_file() else source
+        run_remote(server, task, engine, {"source": source_id, **fields}, out, as_json)
+        return
+    from cadenza.cli.generate import run_local
+
+    if Path(source).is_file():
+        with domain_errors(as_json):
+            source = service().upload_file(Path(source)).id
+    run_local(task, engine, {"source": source, **fields}, out, as_json)
+
+
+def master(
+    source: Source,
+    lufs: Annotated[float, typer.Option(help="Integrated loudness target, -30 to -6 LUFS")] = -14.0,
+    true_peak: Annotated[float, typer.Option("--true-peak", help="True-peak ceiling, -6 to 0 dBTP")] = -1.0,
+    audio_format: Annotated[str, typer.Option("--format", help="wav, flac or mp3")] = "wav",
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Master a song to a loudness target under a true-peak ceiling (before/after figures in the recipe)."""
+    _submit(
+        "master", None, source, {"lufs": lufs, "true_peak": true_peak, "format": audio_format}, out, server, as_json
+    )
+
+
+def stems(
+    source: Source,
+    engine: Annotated[str | None, typer.Option(help="native (procedural songs), hpss; default: the right one")] = None,
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Split a song into stems that sum to it: its own stems for a procedural song, else harmonic/percussive."""
+    _submit("stems", engine, source, {}, out, server, as_json)
+
+
+def export(
+    job: Annotated[str, typer.Argument(help="The id of a finished job")],
+    export_format: Annotated[str, typer.Option("--format", help="reaper, stems-zip (ardour: not yet)")] = "stems-zip",
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Take a song into a DAW: a REAPER project or an archive of stems, MIDI, lyrics and recipe."""
+    _submit("export", None, job, {"format": export_format}, out, server, as_json)
+    if not as_json:
+        for archive in sorted(out.glob("*.zip")):
+            with zipfile.ZipFile(archive) as bundle:
+                bundle.extractall(out)
+            console.print(f"unpacked {archive.name} into {out}", highlight=False)

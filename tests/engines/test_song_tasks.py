@@ -1,0 +1,134 @@
+"""master, stems and export, run through the job service and worker on real songs."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from cadenza.config import Settings
+from cadenza.errors import InputError
+from cadenza.jobs.db import ensure_schema
+from cadenza.jobs.service import JobService
+from cadenza.jobs.store import Store
+from cadenza.jobs.worker import run_job
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> JobService:
+    settings = Settings(home=tmp_path_factory.mktemp("studio"))
+    ensure_schema(settings.database)
+    return JobService(settings, Store(settings.database))
+
+
+def run(studio: JobService, task: str, engine: str | None = None, **fields: object):
+    job = studio.submit(task=task, engine=engine, input=fields, enqueue=False)
+    finished = run_job(studio.settings, studio.store, job.id)
+    assert finished is not None
+    return finished
+
+
+def files(studio: JobService, job) -> dict[str, Path]:
+    return {a.role: studio.settings.home / a.path for a in job.artifacts}
+
+
+@pytest.fixture(scope="module")
+def song(studio: JobService):
+    job = run(studio, "generate", prompt="funk groove with clavinet", duration=12, seed=5)
+    assert job.status == "succeeded"
+    return job
+
+
+def test_master_hits_loudness_and_true_peak_and_reports_both(studio: JobService, tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet take.wav"
+    rng = np.random.default_rng(1)
+    t = np.arange(44100 * 8) / 44100
+    signal = 0.05 * np.sin(2 * np.pi * 220 * t)[:, None] * np.ones(2) + 0.01 * rng.standard_normal((len(t), 2))
+    sf.write(quiet, signal.astype(np.float32), 44100)
+    upload = studio.upload_file(quiet)
+    job = run(studio, "master", source=upload.id, lufs=-16.0, true_peak=-2.0)
+    assert job.status == "succeeded", job.error_message
+    audio, rate = sf.read(files(studio, job)["mix"], dtype="float64")
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 16.0) <= 0.5
+    assert 20 * np.log10(np.abs(resample_poly(audio, 4, 1, axis=0)).max()) <= -2.0 + 0.05
+    report = job.recipe["master"]
+    assert report["input_lufs"] < -25 and abs(report["output_lufs"] + 16) <= 0.5
+    assert Path(job.artifacts[0].path).name.startswith("quiet take_master")
+
+
+def test_a_procedural_song_gives_its_exact_stems(studio: JobService, song) -> None:
+    job = run(studio, "stems", source=song.id)
+    assert job.engine == "native" and job.parent_id == song.id
+    original = {
+        r: hashlib.sha256(p.read_bytes()).hexdigest() for r, p in files(studio, song).items() if r.startswith("stem:")
+    }
+    separated = {a.role: a.sha256 for a in job.artifacts}
+    assert separated == original
+
+
+def test_hpss_stems_sum_to_the_input_and_the_drums_land_in_percussive(studio: JobService, song) -> None:
+    mix = next(a for a in song.artifacts if a.role == "mix")
+    job = run(studio, "stems", engine="hpss", source=mix.id)
+    assert job.status == "succeeded", job.error_message
+    parts = {r: sf.read(p, dtype="float64")[0] for r, p in files(studio, job).items()}
+    original, _ = sf.read(files(studio, song)["mix"], dtype="float64")
+    residual = original - parts["stem:harmonic"] - parts["stem:percussive"]
+    assert 20 * np.log10(np.sqrt(np.mean(residual**2)) / np.sqrt(np.mean(original**2))) < -40
+    drums, _ = sf.read(files(studio, song)["stem:drums"], dtype="float64")
+
+    def similarity(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(np.abs(a).mean(axis=1)[::64], np.abs(b).mean(axis=1)[::64])[0, 1])
+
+    assert similarity(parts["stem:percussive"], drums) > similarity(parts["stem:harmonic"], drums)
+
+
+def test_stems_of_a_non_procedural_upload_need_another_engine(studio: JobService, song, tmp_path: Path) -> None:
+    copy = tmp_path / "take.wav"
+    copy.write_bytes(files(studio, song)["mix"].read_bytes())
+    upload = studio.upload_file(copy)
+    assert studio.submit(task="stems", input={"source": upload.id}, enqueue=False).engine == "hpss"
+    job = run(studio, "stems", engine="native", source=upload.id)
+    assert job.status == "failed" and "use --engine hpss" in job.error_message
+
+
+def test_reaper_export_has_a_track_per_stem_and_the_tempo(studio: JobService, song, tmp_path: Path) -> None:
+    job = run(studio, "export", source=song.id, format="reaper")
+    assert job.status == "succeeded", job.error_message
+    with zipfile.ZipFile(files(studio, job)["reaper"]) as bundle:
+        names = bundle.namelist()
+        project = next(n for n in names if n.endswith(".rpp"))
+        text = bundle.read(project).decode()
+        folder = project.rsplit("/", 1)[0]
+        for line in text.splitlines():
+            if line.strip().startswith("FILE "):
+                relative = line.split('"')[1]
+                assert f"{folder}/{relative}" in names
+    stems = [r for r in files(studio, song) if r.startswith("stem:")]
+    assert text.count("<TRACK") == len(stems)
+    assert f"TEMPO {song.recipe['style']['bpm']:g} 4 4" in text
+
+
+def test_stems_zip_carries_stems_midi_and_recipe(studio: JobService, song) -> None:
+    job = run(studio, "export", source=song.id, format="stems-zip")
+    with zipfile.ZipFile(files(studio, job)["stems-zip"]) as bundle:
+        names = bundle.namelist()
+    assert any(n.endswith("song.mid") for n in names) and any(n.endswith("recipe.json") for n in names)
+    assert sum("/stems/" in n for n in names) == sum(r.startswith("stem:") for r in files(studio, song))
+
+
+def test_bad_sources_are_refused_at_submission(studio: JobService, song) -> None:
+    with pytest.raises(InputError, match="is not a job, artifact or upload id"):
+        studio.submit(task="master", input={"source": "nothing-here"}, enqueue=False)
+    with pytest.raises(InputError, match="source"):
+        studio.submit(task="master", input={"source": "../../etc/passwd"}, enqueue=False)
+    midi = next(a for a in song.artifacts if a.role == "midi")
+    with pytest.raises(InputError, match="not audio"):
+        studio.submit(task="master", input={"source": midi.id}, enqueue=False)
+    ardour = run(studio, "export", source=song.id, format="ardour")
+    assert ardour.status == "failed" and ardour.error_category == "unavailable"
