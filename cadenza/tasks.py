@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cadenza.errors import InputError
 
@@ -150,6 +150,34 @@ class StemsRequest(TaskRequest):
     source: SourceId
 
 
+class EditRequest(TaskRequest):
+    """Repaint a time range of a song; the range snaps to bar lines and everything else stays."""
+
+    task: Literal["edit"] = "edit"
+    source: SourceId
+    start: float = Field(..., ge=0, le=MAX_SECONDS, description="Seconds; snapped to the nearest bar line")
+    end: float = Field(..., gt=0, le=MAX_SECONDS, description="Seconds; snapped to the nearest bar line")
+    prompt: str = Field("", max_length=2000, description="Not used by the procedural engine yet")
+    format: Literal["wav", "flac", "mp3"] = "wav"
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> EditRequest:
+        if self.start >= self.end:
+            raise ValueError(f"start ({self.start:g} s) must be before end ({self.end:g} s)")
+        return self
+
+
+class ExtendRequest(TaskRequest):
+    """Continue a song: new sections, and its ending moved to the new end."""
+
+    task: Literal["extend"] = "extend"
+    source: SourceId
+    seconds: float = Field(20.0, ge=2.0, le=300.0, description="How much longer the song becomes")
+    side: Literal["end"] = Field("end", description="Where the new music goes (only the end so far)")
+    prompt: str = Field("", max_length=2000, description="Not used by the procedural engine yet")
+    format: Literal["wav", "flac", "mp3"] = "wav"
+
+
 class ExportRequest(TaskRequest):
     """A finished job's stems, MIDI, lyrics and recipe as a DAW session or an archive."""
 
@@ -163,6 +191,8 @@ TASK_MODELS: dict[str, type[TaskRequest]] = {
     "master": MasterRequest,
     "stems": StemsRequest,
     "export": ExportRequest,
+    "edit": EditRequest,
+    "extend": ExtendRequest,
 }
 
 

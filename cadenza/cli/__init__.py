@@ -14,6 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("generate")(generate.generate)
+app.command("edit")(tasks.edit)
+app.command("extend")(tasks.extend)
 app.command("master")(tasks.master)
 app.command("stems")(tasks.stems)
 app.command("export")(tasks.export)

@@ -76,3 +76,33 @@ def export(
             with zipfile.ZipFile(archive) as bundle:
                 bundle.extractall(out)
             console.print(f"unpacked {archive.name} into {out}", highlight=False)
+
+
+def edit(
+    source: Source,
+    start: Annotated[float, typer.Option(help="Seconds; snapped to the nearest bar line")],
+    end: Annotated[float, typer.Option(help="Seconds; snapped to the nearest bar line")],
+    prompt: Annotated[str, typer.Option(help="What the new bars should be")] = "",
+    seed: Annotated[int | None, typer.Option(help="Seed of the new bars")] = None,
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Repaint a range of a procedural song; everything outside it stays as it was."""
+    fields = {"start": start, "end": end, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
+    _submit("edit", None, source, fields, out, server, as_json)
+
+
+def extend(
+    source: Source,
+    seconds: Annotated[float, typer.Option(help="How much longer the song becomes, 2 to 300")] = 20.0,
+    prompt: Annotated[str, typer.Option(help="What the new sections should be")] = "",
+    seed: Annotated[int | None, typer.Option(help="Seed of the new sections")] = None,
+    side: Annotated[str, typer.Option(help="end (the only side so far)")] = "end",
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Continue a procedural song: new sections, and its ending moved to the new end."""
+    fields = {"seconds": seconds, "side": side, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
+    _submit("extend", None, source, fields, out, server, as_json)

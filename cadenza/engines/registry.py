@@ -14,7 +14,7 @@ from cadenza.errors import EngineUnavailable, InputError
 
 # name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
 ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate",)),
+    "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate", "edit", "extend")),
     "noop": ("cadenza.engines.noop:NoopEngine", ("generate",)),
     "dsp": ("cadenza.engines.dsp:MasteringEngine", ("master",)),
     "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
@@ -22,7 +22,14 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
 }
 # stems: the service picks `native` for a procedural source and `hpss` for anything else.
-DEFAULTS: dict[str, str] = {"generate": "procedural", "master": "dsp", "stems": "hpss", "export": "daw"}
+DEFAULTS: dict[str, str] = {
+    "generate": "procedural",
+    "edit": "procedural",
+    "extend": "procedural",
+    "master": "dsp",
+    "stems": "hpss",
+    "export": "daw",
+}
 
 
 @dataclass(frozen=True)

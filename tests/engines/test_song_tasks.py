@@ -132,3 +132,77 @@ def test_bad_sources_are_refused_at_submission(studio: JobService, song) -> None
         studio.submit(task="master", input={"source": midi.id}, enqueue=False)
     ardour = run(studio, "export", source=song.id, format="ardour")
     assert ardour.status == "failed" and ardour.error_category == "unavailable"
+
+
+def stems_of(studio: JobService, job) -> dict[str, np.ndarray]:
+    return {r: sf.read(p, dtype="float32")[0] for r, p in files(studio, job).items() if r.startswith("stem:")}
+
+
+def premix(studio: JobService, job) -> np.ndarray:
+    stems = [sf.read(p, dtype="float32")[0] for r, p in files(studio, job).items() if r.startswith("stem:")]
+    return np.sum(stems, axis=0)
+
+
+def level_db(audio: np.ndarray, reference: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(audio**2)) / np.sqrt(np.mean(reference**2)) + 1e-20)
+
+
+@pytest.fixture(scope="module")
+def long_song(studio: JobService):
+    job = run(studio, "generate", prompt="pop song", duration=30, seed=8)
+    assert job.status == "succeeded"
+    return job
+
+
+def test_edit_repaints_the_snapped_range_and_leaves_the_rest_sample_identical(studio: JobService, long_song) -> None:
+    job = run(studio, "edit", source=long_song.id, start=8.3, end=15.7, seed=3)
+    assert job.status == "succeeded", job.error_message
+    edit = job.recipe["operations"][-1]
+    bar = 60 / long_song.recipe["style"]["bpm"] * 4
+    assert edit["start_s"] == pytest.approx(edit["start_bar"] * bar, abs=1e-3)
+    assert abs(edit["start_s"] - 8.3) <= bar / 2 and abs(edit["end_s"] - 15.7) <= bar / 2
+    start, end = round((edit["start_s"] - 0.025) * 44100), round((edit["end_s"] + 0.025) * 44100)
+    source_stems, edited_stems = stems_of(studio, long_song), stems_of(studio, job)
+    assert set(source_stems) == set(edited_stems)
+    for name, audio in source_stems.items():  # every stem, sample for sample, outside the range
+        assert np.array_equal(audio[:start], edited_stems[name][:start]), name
+        assert np.array_equal(audio[end:], edited_stems[name][end:]), name
+    before, after = premix(studio, long_song), premix(studio, job)
+    inside = slice(start + 2205, end - 2205)
+    assert level_db(after[inside] - before[inside], before[inside]) > -10  # really different music
+
+
+def test_editing_an_edit_replays_the_chain(studio: JobService, long_song) -> None:
+    first = run(studio, "edit", source=long_song.id, start=4.5, end=9, seed=1)
+    second = run(studio, "edit", source=first.id, start=18, end=22, seed=2)
+    assert second.status == "succeeded", second.error_message
+    assert [op["op"] for op in second.recipe["operations"]] == ["edit", "edit"]
+    head = round((second.recipe["operations"][-1]["start_s"] - 0.025) * 44100)
+    for name, audio in stems_of(studio, first).items():
+        assert np.array_equal(audio[:head], stems_of(studio, second)[name][:head]), name
+
+
+def test_extend_keeps_the_song_and_moves_the_ending(studio: JobService, long_song) -> None:
+    job = run(studio, "extend", source=long_song.id, seconds=20, seed=6)
+    assert job.status == "succeeded", job.error_message
+    audio, rate = sf.read(files(studio, job)["mix"])
+    assert abs(len(audio) / rate - 50) <= 0.25
+    join = job.recipe["operations"][-1]["join_s"]
+    before, after = premix(studio, long_song), premix(studio, job)
+    prefix = round(join * rate)
+    assert level_db(after[:prefix] - before[:prefix], before[:prefix]) < -60
+    tail = audio[-2 * rate :]
+    quarters = [np.sqrt(np.mean(tail[i * rate // 2 : (i + 1) * rate // 2] ** 2)) for i in range(4)]
+    assert quarters[-1] < quarters[0] and 20 * np.log10(quarters[-1] + 1e-12) < -40
+    assert job.recipe["structure"][-1]["kind"] == "outro"
+
+
+def test_edit_and_extend_refuse_what_they_cannot_do(studio: JobService, long_song, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="must be before end"):
+        studio.submit(task="edit", input={"source": long_song.id, "start": 10, "end": 5}, enqueue=False)
+    outside = run(studio, "edit", source=long_song.id, start=40, end=50)
+    assert outside.status == "failed" and "outside the song" in outside.error_message
+    take = tmp_path / "take.wav"
+    take.write_bytes(files(studio, long_song)["mix"].read_bytes())
+    foreign = run(studio, "extend", source=studio.upload_file(take).id, seconds=10)
+    assert foreign.status == "failed" and "not made by the procedural engine" in foreign.error_message

@@ -13,6 +13,7 @@ print([a.role for a in out.artifacts], out.recipe["style"])
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
-from cadenza.engines.procedural import render
+from cadenza.engines.procedural import iterate, render
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
@@ -31,7 +32,14 @@ from cadenza.media.io import BackgroundWriter, atomic_path, mime_for, write_audi
 from cadenza.media.loudness import master
 from cadenza.media.memory import keep_freed_memory
 from cadenza.media.midi import MidiNote, MidiTrack, key_signature, write_midi
-from cadenza.tasks import GenerateRequest, TaskRequest, describe_validation_error
+from cadenza.tasks import (
+    MAX_SECONDS,
+    EditRequest,
+    ExtendRequest,
+    GenerateRequest,
+    TaskRequest,
+    describe_validation_error,
+)
 
 
 class ProceduralAdvanced(BaseModel):
@@ -47,7 +55,7 @@ class ProceduralAdvanced(BaseModel):
 class ProceduralEngine:
     name = "procedural"
     version = __version__
-    tasks = ("generate",)
+    tasks = ("generate", "edit", "extend")
 
     def __init__(self) -> None:
         keep_freed_memory()
@@ -64,6 +72,10 @@ class ProceduralEngine:
 
     def run(self, request: TaskRequest, ctx: RunContext) -> EngineOutput:
         """Compose, render, mix and master one song; write mix, stems, MIDI and recipe into ctx.scratch."""
+        if isinstance(request, EditRequest):
+            return self._edit(request, ctx)
+        if isinstance(request, ExtendRequest):
+            return self._extend(request, ctx)
         # 1. Check inputs and understand the prompt.
         if not isinstance(request, GenerateRequest):
             raise InputError(f"the procedural engine does not serve task {request.task!r}")  # type: ignore[attr-defined]
@@ -125,6 +137,103 @@ class ProceduralEngine:
             tmp.write_text(json.dumps(recipe, indent=2, sort_keys=True))
         artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
         ctx.progress(1.0, "done")
+        return EngineOutput(artifacts, recipe)
+
+    def _edit(self, request: EditRequest, ctx: RunContext) -> EngineOutput:
+        """Repaint bars: the source's score is replayed, the snapped range recomposed from this seed."""
+        source = ctx.source()
+        recipe = iterate.base_recipe(source)
+        style, score = iterate.replay(recipe)
+        start_bar, end_bar = iterate.snap(score, request.start, request.end)
+        ctx.progress(0.05, "compose")
+        edited = iterate.repaint(score, style, start_bar, end_bar, ctx.seed)
+        start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
+        ctx.progress(0.15, "render")
+        fresh = iterate.render_change(edited, pick_renderer(), ctx.rng, start, end, False, ctx.check_cancelled)
+        frames = iterate.frames_at(score.length_seconds)
+        ramp = iterate.frames_at(iterate.EDIT_CROSSFADE_S)
+        edges = [(iterate.frames_at(score.seconds(start)), iterate.frames_at(score.seconds(end)), ramp)]
+        stems = iterate.blend(source, fresh, frames, iterate.crossfade_weights(frames, edges))
+        operation = {
+            "op": "edit",
+            "start_bar": start_bar,
+            "end_bar": end_bar,
+            "seed": ctx.seed,
+            "start_s": round(score.seconds(start), 4),
+            "end_s": round(score.seconds(end), 4),
+        }
+        return self._publish(request, ctx, edited, stems, recipe, operation)
+
+    def _extend(self, request: ExtendRequest, ctx: RunContext) -> EngineOutput:
+        """Continue a song: kept up to its final bar, then new sections and the ending at the new end."""
+        source = ctx.source()
+        recipe = iterate.base_recipe(source)
+        style, score = iterate.replay(recipe)
+        length = score.length_seconds + request.seconds
+        if length > MAX_SECONDS:
+            raise InputError(f"the extended song would last {length:g} s; the longest is {MAX_SECONDS:g} s")
+        ctx.progress(0.05, "compose")
+        longer = iterate.continue_score(score, style, length, ctx.seed)
+        join = iterate.join_bar(score) * score.bar_beats
+        ctx.progress(0.15, "render")
+        fresh = iterate.render_change(longer, pick_renderer(), ctx.rng, join, math.inf, True, ctx.check_cancelled)
+        frames = iterate.frames_at(length)
+        ramp = iterate.frames_at(iterate.EXTEND_CROSSFADE_S)
+        edges = [(iterate.frames_at(score.seconds(join)) + ramp // 2, frames + ramp, ramp)]
+        stems = iterate.blend(source, fresh, frames, iterate.crossfade_weights(frames, edges))
+        operation = {
+            "op": "extend",
+            "length_seconds": length,
+            "seed": ctx.seed,
+            "join_s": round(score.seconds(join), 4),
+        }
+        return self._publish(request, ctx, longer, stems, recipe, operation)
+
+    def _publish(
+        self,
+        request: EditRequest | ExtendRequest,
+        ctx: RunContext,
+        score: Score,
+        stems: dict[str, np.ndarray],
+        source_recipe: dict[str, Any],
+        operation: dict[str, Any],
+    ) -> EngineOutput:
+        """Write the stems, master their sum, write mix, MIDI and a recipe that replays to this song."""
+        ctx.check_cancelled()
+        ctx.progress(0.7, "master")
+        artifacts = []
+        for name, audio in stems.items():
+            path = write_audio(ctx.scratch / "stems" / f"{name}.wav", audio, render.SAMPLE_RATE, subtype="FLOAT")
+            artifacts.append(
+                Artifact(path, "stem", f"stem:{name}", "audio/wav", score.length_seconds, render.SAMPLE_RATE)
+            )
+        premix = render.mixdown(stems)
+        base, operations = iterate.operations_of(source_recipe)
+        advanced = _advanced(base["request"].get("advanced", {}))
+        mastered, report = master(
+            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
+        )
+        ctx.progress(0.95, "write")
+        request_format = GenerateRequest(format=request.format)
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": request.task,
+            "seed": ctx.seed,
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed},
+            "style": source_recipe["style"],
+            "base": base,
+            "operations": [*operations, operation],
+            "length_seconds": score.length_seconds,
+            "structure": [{"kind": s.kind, "start_bar": s.start_bar, "bars": s.bars} for s in score.sections],
+            "sample_rate": render.SAMPLE_RATE,
+            "master": report.to_dict(),
+        }
+        artifacts = [*_write(ctx.scratch, request_format, score, mastered), *artifacts]
+        recipe_path = ctx.scratch / "recipe.json"
+        with atomic_path(recipe_path) as tmp:
+            tmp.write_text(json.dumps(recipe, indent=2, sort_keys=True))
+        artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
         return EngineOutput(artifacts, recipe)
 
 

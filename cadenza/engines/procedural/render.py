@@ -167,6 +167,13 @@ def render_song(
     return premix
 
 
+def mixdown(stems: dict[str, np.ndarray]) -> np.ndarray:
+    total = np.zeros_like(next(iter(stems.values())))
+    for audio in stems.values():
+        _accumulate(total, np.ascontiguousarray(audio, dtype=np.float32))
+    return total
+
+
 def bus_compress(mix: np.ndarray) -> np.ndarray:
     """Gentle glue compression on the master bus (the one non-linear step before mastering)."""
     import pedalboard

@@ -1,0 +1,171 @@
+"""Edit (repaint) and extend a procedural song.
+
+A procedural song is a function of its recipe, so its score is rebuilt by replaying the recipe: the
+base `generate`, then each edit or extension with its own seed. The new bars come from the new job's
+seed; outside them the result's stems are the source's stems, sample for sample, except for short
+crossfades at the joins.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cadenza.engines.base import RunContext, SourceAudio
+from cadenza.engines.procedural import render
+from cadenza.engines.procedural.compose import compose
+from cadenza.engines.procedural.score import Score
+from cadenza.engines.procedural.style import Style
+from cadenza.errors import InputError
+from cadenza.media.io import read_audio
+
+EDIT_CROSSFADE_S = 0.05  # total, centred on each edge of a repainted range
+EXTEND_CROSSFADE_S = 0.1
+
+
+def _generator(seed: int) -> Callable[..., np.random.Generator]:
+    return RunContext(seed=seed, scratch=Path("/nonexistent")).rng
+
+
+def base_recipe(source: SourceAudio) -> dict[str, Any]:
+    recipe = source.recipe or {}
+    if recipe.get("engine") != "procedural" or "style" not in recipe:
+        raise InputError(
+            f"{source.name} was not made by the procedural engine, so its score cannot be continued or "
+            "repainted; editing and extending other audio is not available yet"
+        )
+    return recipe
+
+
+def replay(recipe: dict[str, Any]) -> tuple[Style, Score]:
+    """The score of a procedural song from its recipe: the base song, then every edit and extension."""
+    style = Style(**recipe["style"])
+    base = recipe.get("base", recipe)
+    score = compose(style, base["length_seconds"], _generator(base["seed"]))
+    for operation in recipe.get("operations", []):
+        if operation["op"] == "edit":
+            score = repaint(score, style, operation["start_bar"], operation["end_bar"], operation["seed"])
+        else:
+            score = continue_score(score, style, operation["length_seconds"], operation["seed"])
+    return style, score
+
+
+def _bar_seconds(score: Score) -> float:
+    return score.seconds(score.bar_beats)
+
+
+def snap(score: Score, start: float, end: float) -> tuple[int, int]:
+    """Bar lines nearest to `start` and `end`; the range must lie inside the song, before its ending."""
+    if start >= end:
+        raise InputError(f"start ({start:g} s) must be before end ({end:g} s)")
+    bar = _bar_seconds(score)
+    last_bar = sum(section.bars for section in score.sections) - 1  # the final bar holds the ending
+    start_bar, end_bar = round(start / bar), round(end / bar)
+    if end_bar <= start_bar:
+        end_bar = start_bar + 1
+    if end_bar > last_bar or start > score.length_seconds:
+        raise InputError(
+            f"the range {start:g}-{end:g} s lies outside the song; bars can be repainted from 0 to "
+            f"{last_bar * bar:.2f} s (the last bar holds the ending), in steps of {bar:.3f} s"
+        )
+    return start_bar, end_bar
+
+
+def repaint(score: Score, style: Style, start_bar: int, end_bar: int, seed: int) -> Score:
+    """`score` with the notes of bars [start_bar, end_bar) written afresh from `seed`."""
+    fresh = compose(style, score.length_seconds, _generator(seed))
+    start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
+    result = copy.deepcopy(score)
+    new_tracks = {t.name: t for t in fresh.tracks}
+    for track in result.tracks:
+        kept = [n for n in track.notes if not start - 1e-6 <= n.start < end - 1e-6]
+        added = [n for n in new_tracks.get(track.name, track).notes if start - 1e-6 <= n.start < end - 1e-6]
+        track.notes = sorted(kept + added, key=lambda n: n.start)
+    result.chords = [c for c in score.chords if not start <= c.start < end] + [
+        c for c in fresh.chords if start <= c.start < end
+    ]
+    result.chords.sort(key=lambda c: c.start)
+    return result
+
+
+def continue_score(score: Score, style: Style, length_seconds: float, seed: int) -> Score:
+    """`score` kept up to its final bar, then new sections from `seed` and an ending at the new end."""
+    join = join_bar(score) * score.bar_beats
+    longer = compose(style, length_seconds, _generator(seed))
+    result = copy.deepcopy(longer)
+    old_tracks = {t.name: t for t in score.tracks}
+    for track in result.tracks:
+        before = [n for n in old_tracks[track.name].notes if n.start < join - 1e-6] if track.name in old_tracks else []
+        track.notes = before + [n for n in track.notes if n.start >= join - 1e-6]
+    result.chords = [c for c in score.chords if c.start < join] + [c for c in longer.chords if c.start >= join]
+    return result
+
+
+def join_bar(score: Score) -> int:
+    return sum(section.bars for section in score.sections) - 1
+
+
+def render_change(
+    score: Score,
+    renderer: Any,
+    rng: Callable[..., np.random.Generator],
+    start_beat: float,
+    end_beat: float,
+    textures: bool,
+    check: Callable[[], None],
+) -> dict[str, np.ndarray]:
+    """Stems of only the notes that start in [start_beat, end_beat)."""
+    partial = copy.deepcopy(score)
+    for track in partial.tracks:
+        track.notes = [n for n in track.notes if start_beat - 1e-6 <= n.start < end_beat - 1e-6]
+    partial.textures = partial.textures if textures else []
+    stems: dict[str, np.ndarray] = {}
+    render.render_song(
+        partial, renderer, rng, lambda name, audio: stems.__setitem__(name, audio.copy()), lambda _: None, check
+    )
+    return stems
+
+
+def crossfade_weights(frames: int, edges: list[tuple[int, int, int]]) -> np.ndarray:
+    """1 inside each (start, end) frame range, 0 outside, with linear ramps of the crossfade length."""
+    weights = np.zeros(frames, dtype=np.float32)
+    for start, end, ramp in edges:
+        half = ramp // 2
+        weights[max(0, start + half) : min(frames, end - half)] = 1.0
+        for edge, rising in ((start, True), (end, False)):
+            lo, hi = max(0, edge - half), min(frames, edge + half)
+            if hi > lo and 0 < edge < frames:
+                ramp_values = np.linspace(0, 1, hi - lo, dtype=np.float32)
+                weights[lo:hi] = ramp_values if rising else ramp_values[::-1]
+    return weights[:, None]
+
+
+def blend(
+    source: SourceAudio, new_stems: dict[str, np.ndarray], frames: int, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each stem: the source's outside the change, the new material inside, crossfaded at the joins."""
+    result = {}
+    for name in sorted(set(source.stems) | set(new_stems)):
+        old = np.zeros((frames, 2), np.float32)
+        if name in source.stems:
+            audio, _ = read_audio(source.stems[name])
+            old[: min(frames, len(audio))] = audio[:frames]
+        if name not in new_stems:
+            result[name] = old
+            continue
+        result[name] = old * (1 - weights) + new_stems[name][:frames] * weights
+    return result
+
+
+def operations_of(recipe: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    base = recipe.get("base", recipe)
+    return base, list(recipe.get("operations", []))
+
+
+def frames_at(seconds: float) -> int:
+    return math.floor(seconds * render.SAMPLE_RATE + 0.5)
