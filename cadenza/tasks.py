@@ -178,6 +178,25 @@ class ExtendRequest(TaskRequest):
     format: Literal["wav", "flac", "mp3"] = "wav"
 
 
+LYRIC_SECTIONS = ("verse", "chorus", "bridge", "prechorus", "intro", "outro")
+
+
+class LyricsRequest(TaskRequest):
+    """Song lyrics on a theme, as tagged text with one line per sung phrase."""
+
+    task: Literal["lyrics"] = "lyrics"
+    theme: str = Field(..., min_length=1, max_length=500, description="What the song is about")
+    structure: list[Literal["verse", "chorus", "bridge", "prechorus", "intro", "outro"]] = Field(
+        default_factory=lambda: ["verse", "chorus", "verse", "chorus", "bridge", "chorus"], min_length=1, max_length=16
+    )
+    language: str = Field("en", min_length=2, max_length=12, description="Language code; the rhyme engine writes en")
+
+    @field_validator("structure", mode="before")
+    @classmethod
+    def _split_structure(cls, value: object) -> object:
+        return [part.strip().lower() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
 class ExportRequest(TaskRequest):
     """A finished job's stems, MIDI, lyrics and recipe as a DAW session or an archive."""
 
@@ -193,6 +212,7 @@ TASK_MODELS: dict[str, type[TaskRequest]] = {
     "export": ExportRequest,
     "edit": EditRequest,
     "extend": ExtendRequest,
+    "lyrics": LyricsRequest,
 }
 
 

@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("generate")(generate.generate)
+app.command("lyrics")(tasks.lyrics)
 app.command("edit")(tasks.edit)
 app.command("extend")(tasks.extend)
 app.command("master")(tasks.master)

@@ -106,3 +106,35 @@ def extend(
     """Continue a procedural song: new sections, and its ending moved to the new end."""
     fields = {"seconds": seconds, "side": side, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
     _submit("extend", None, source, fields, out, server, as_json)
+
+
+def lyrics(
+    theme: Annotated[str, typer.Argument(help="What the song is about")],
+    structure: Annotated[
+        str, typer.Option(help="Comma-separated sections")
+    ] = "verse,chorus,verse,chorus,bridge,chorus",
+    language: Annotated[str, typer.Option(help="Language code (rhyme: en)")] = "en",
+    engine: Annotated[str | None, typer.Option(help="rhyme (embedded) or llm")] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same lyrics (rhyme)")] = None,
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Write lyrics on a theme as tagged text ([Verse 1], [Chorus], ...), one line per sung phrase."""
+    fields = {
+        "theme": theme,
+        "structure": structure,
+        "language": language,
+        **({"seed": seed} if seed is not None else {}),
+    }
+    if server:
+        from cadenza.cli.remote import run_remote
+
+        run_remote(server, "lyrics", engine, fields, out, as_json)
+    else:
+        from cadenza.cli.generate import run_local
+
+        run_local("lyrics", engine, fields, out, as_json)
+    if not as_json:
+        for sheet in sorted(out.glob("*.txt"))[-1:]:
+            console.print(sheet.read_text(), highlight=False)

@@ -20,6 +20,8 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
     "hpss": ("cadenza.engines.dsp:HpssEngine", ("stems",)),
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
+    "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
+    "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),
 }
 # stems: the service picks `native` for a procedural source and `hpss` for anything else.
 DEFAULTS: dict[str, str] = {
@@ -29,6 +31,7 @@ DEFAULTS: dict[str, str] = {
     "master": "dsp",
     "stems": "hpss",
     "export": "daw",
+    "lyrics": "rhyme",
 }
 
 
