@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cadenza.engines.procedural import parts
+from cadenza.engines.lyrics.sheet import Section as LyricSection
+from cadenza.engines.procedural import parts, vocal
 from cadenza.engines.procedural.genres import Genre
 from cadenza.engines.procedural.instruments import ROLE_MIX, ROLE_RANGE, instrument_slug
 from cadenza.engines.procedural.melody import make_motif, realise, vary
@@ -22,6 +23,7 @@ from cadenza.engines.procedural.theory import make_chord, voice
 
 RngFactory = Callable[..., np.random.Generator]
 
+VOCAL_PROGRAM = 53  # General MIDI "Voice Oohs"
 ENDING_TAIL_SECONDS = 2.0  # the last chord rings and decays for at least this long
 RELEASE_BEFORE_END_SECONDS = 1.8  # notes of the last chord stop this long before the end
 
@@ -101,15 +103,23 @@ def harmonise(style: Style, sections: list[Section], rng: RngFactory) -> list[Ch
     return chords
 
 
-def compose(style: Style, length_seconds: float, rng: RngFactory) -> Score:
-    """Write the whole song for `style`, lasting exactly `length_seconds` once rendered."""
+def compose(style: Style, length_seconds: float, rng: RngFactory, lyrics: list[LyricSection] | None = None) -> Score:
+    """Write the whole song for `style`, lasting exactly `length_seconds` once rendered; with lyrics, the
+    form follows their tags and a vocal line sings them."""
     genre = style.genre_spec
     meter = style.meter
     total_bars = plan_bars(length_seconds, style.bpm, meter.quarter_notes_per_bar)
-    sections = arrange(genre.arrangement, total_bars, style.energy)
+    if lyrics:
+        sections = vocal.plan_sections(lyrics, total_bars)
+    else:
+        sections = arrange(genre.arrangement, total_bars, style.energy)
     score = Score(style.bpm, style.parsed_key, meter, sections, [], [], length_seconds, list(style.textures))
     score.chords = harmonise(style, sections, rng)
     score.tracks = _tracks(style, genre)
+    if lyrics:
+        pan, gain, reverb = ROLE_MIX["vocal"]
+        score.tracks = [t for t in score.tracks if t.role != "lead"]
+        score.tracks.append(Track("vocal", "vocal", VOCAL_PROGRAM, False, pan, gain, reverb))
     by_role = {t.role: t for t in score.tracks}
     ending_bar = total_bars - 1
     voicings: dict[str, list[int] | None] = {"chords": None, "pad": None}
@@ -138,6 +148,8 @@ def compose(style: Style, length_seconds: float, rng: RngFactory) -> Score:
             notes, lead_pitch = _melody(score, section, genre, rng, ending_bar, lead_pitch)
             by_role["lead"].notes += notes
 
+    if lyrics:
+        by_role["vocal"].notes, score.lyric_events, score.lyric_lines = vocal.sing(score, lyrics, rng)
     _ending(score, by_role, ending_bar, lead_pitch)
     _humanise(score, genre, rng)
     score.tracks = [t for t in score.tracks if t.notes]
@@ -225,7 +237,8 @@ def _humanise(score: Score, genre: Genre, rng: RngFactory) -> None:
     """Swing the off-beats, then nudge timing (a few ms) and velocity, per section and track."""
     seconds_per_beat = 60.0 / score.bpm
     for track in score.tracks:
-        jitter_ms = 2.0 if track.is_drum else 7.0
+        # The vocal keeps its grid so lyric events and .lrc times stay on its notes.
+        jitter_ms = 2.0 if track.is_drum else 0.0 if track.role == "vocal" else 7.0
         for index, section in enumerate(score.sections):
             start, end = (
                 section.start_bar * score.bar_beats,

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
+from cadenza.engines.lyrics.sheet import Section as LyricSection
+from cadenza.engines.lyrics.sheet import parse_sheet, render_sheet
 from cadenza.engines.procedural import iterate, render
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
@@ -85,9 +87,11 @@ class ProceduralEngine:
             style.energy = advanced.energy
         renderer = pick_renderer()
 
+        lyrics = _lyrics(request.lyrics)
+
         # 2. Compose.
         ctx.progress(0.02, "compose")
-        score = compose(style, request.duration, ctx.rng)
+        score = compose(style, request.duration, ctx.rng, lyrics)
         ctx.check_cancelled()
 
         # 3. Render every track to a placed, reverberated stem.
@@ -119,6 +123,8 @@ class ProceduralEngine:
         # 5. Write the files.
         ctx.progress(0.95, "write")
         artifacts = [*_write(ctx.scratch, request, score, mastered), *stems]
+        if lyrics:
+            artifacts += _write_lyrics(ctx.scratch, score, lyrics)
         recipe = {
             "engine": self.name,
             "engine_version": self.version,
@@ -246,9 +252,37 @@ def _advanced(values: dict[str, Any]) -> ProceduralAdvanced:
 
 def score_to_midi(score: Score) -> list[MidiTrack]:
     return [
-        MidiTrack(t.name, t.program, t.is_drum, [MidiNote(n.start, n.duration, n.pitch, n.velocity) for n in t.notes])
+        MidiTrack(
+            t.name,
+            t.program,
+            t.is_drum,
+            [MidiNote(n.start, n.duration, n.pitch, n.velocity) for n in t.notes],
+            score.lyric_events if t.role == "vocal" else [],
+        )
         for t in score.tracks
     ]
+
+
+def _lyrics(text: str | None) -> list[LyricSection] | None:
+    if not text or not text.strip():
+        return None
+    sections = parse_sheet(text)
+    if not sections:
+        raise InputError("the lyrics have no lines to sing; write one line per sung phrase under tags like [Verse]")
+    return sections
+
+
+def _write_lyrics(scratch: Path, score: Score, lyrics: list[LyricSection]) -> list[Artifact]:
+    """The sheet as sung, and an .lrc file with the time each line starts."""
+    sheet = scratch / "lyrics.txt"
+    sheet.write_text(render_sheet(lyrics))
+    lrc_lines = []
+    for beat, text in score.lyric_lines:
+        seconds = score.seconds(beat)
+        lrc_lines.append(f"[{int(seconds // 60):02d}:{seconds % 60:05.2f}]{text}")
+    lrc = scratch / "lyrics.lrc"
+    lrc.write_text("\n".join(lrc_lines) + "\n")
+    return [Artifact(sheet, "lyrics", "lyrics", "text/plain"), Artifact(lrc, "lyrics", "lrc", "text/plain")]
 
 
 def _write(scratch: Path, request: GenerateRequest, score: Score, mastered: np.ndarray) -> list[Artifact]:

@@ -54,6 +54,8 @@ class Score:
     tracks: list[Track]
     length_seconds: float  # the exact length of the rendered audio
     textures: list[str] = field(default_factory=list)  # non-MIDI layers, e.g. "vinyl"
+    lyric_events: list[tuple[float, str]] = field(default_factory=list)  # (beat, syllable) sung by the vocal
+    lyric_lines: list[tuple[float, str]] = field(default_factory=list)  # (beat, line) where each line starts
 
     @property
     def bar_beats(self) -> float:
