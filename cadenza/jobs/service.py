@@ -5,7 +5,6 @@ Faces (API, CLI, UI) call these keyword-only methods; they never run engines the
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -23,6 +22,7 @@ from cadenza.jobs import sources
 from cadenza.jobs.models import Job, Upload, utcnow
 from cadenza.jobs.sources import SOURCE_FIELDS
 from cadenza.jobs.store import JobPage, Store, new_id
+from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
 from cadenza.tasks import describe_validation_error, parse_request
 
@@ -117,7 +117,7 @@ class JobService:
         upload_id = new_id()
         final = self.settings.uploads_dir / f"{upload_id}.{checked.extension}"
         final.parent.mkdir(parents=True, exist_ok=True)
-        size, digest = temporary.stat().st_size, _sha256(temporary)
+        size, digest = temporary.stat().st_size, sha256_file(temporary)
         os.replace(temporary, final)
         upload = Upload(
             id=upload_id,
@@ -148,11 +148,3 @@ class JobService:
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

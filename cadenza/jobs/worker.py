@@ -8,7 +8,6 @@ renamed to `artifacts/<job id>` in one step, and only then does the record say `
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -30,6 +29,7 @@ from cadenza.errors import CadenzaError, Cancelled
 from cadenza.jobs import sources
 from cadenza.jobs.models import Artifact, Job
 from cadenza.jobs.store import Store, new_id
+from cadenza.media.io import sha256_file
 from cadenza.tasks import parse_request
 
 log = logging.getLogger("cadenza.worker")
@@ -165,14 +165,6 @@ def _file_name(base: str, artifact: EngineArtifact) -> str:
     return f"{base}_{role}{suffix}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact], base: str) -> list[Artifact]:
     final = settings.artifacts_dir / job.id
     staging = settings.artifacts_dir / f".{job.id}.staging"
@@ -190,7 +182,7 @@ def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact
         names.append(name)
         os.replace(artifact.path, staging / name)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = list(pool.map(_sha256, [staging / n for n in names]))
+        digests = list(pool.map(sha256_file, [staging / n for n in names]))
     os.replace(staging, final)
     records = []
     for position, (artifact, name, digest) in enumerate(zip(produced, names, digests, strict=True)):

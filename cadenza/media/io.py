@@ -86,6 +86,16 @@ def audio_info(path: Path) -> tuple[float, int]:
     return info.frames / info.samplerate, int(info.samplerate)
 
 
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def mime_for(path: Path) -> str:
     return MIME.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
 
