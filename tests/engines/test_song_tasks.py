@@ -204,5 +204,48 @@ def test_edit_and_extend_refuse_what_they_cannot_do(studio: JobService, long_son
     assert outside.status == "failed" and "outside the song" in outside.error_message
     take = tmp_path / "take.wav"
     take.write_bytes(files(studio, long_song)["mix"].read_bytes())
-    foreign = run(studio, "extend", source=studio.upload_file(take).id, seconds=10)
-    assert foreign.status == "failed" and "not made by the procedural engine" in foreign.error_message
+    foreign = run(studio, "edit", source=studio.upload_file(take).id, start=25, end=60)
+    assert foreign.status == "failed" and "outside the source" in foreign.error_message
+
+
+@pytest.fixture(scope="module")
+def foreign_take(studio: JobService, tmp_path_factory: pytest.TempPathFactory):
+    """Audio without a recipe: a rendered song at a known tempo and key, uploaded as a plain file."""
+    made = run(studio, "generate", genre="pop", bpm=120, key="A minor", duration=20, seed=2)
+    take = tmp_path_factory.mktemp("foreign") / "band take.wav"
+    take.write_bytes(files(studio, made)["mix"].read_bytes())
+    return studio.upload_file(take)
+
+
+def test_other_audio_is_extended_in_its_tempo_and_key(studio: JobService, foreign_take) -> None:
+    from cadenza.media.analysis import estimate_tempo
+
+    job = run(studio, "extend", source=foreign_take.id, seconds=12, prompt="pop")
+    assert job.status == "succeeded", job.error_message
+    analysis = job.recipe["analysis"]
+    assert abs(analysis["bpm"] - 120) / 120 < 0.03 and analysis["key"] == "A minor"
+    source, rate = sf.read(studio.settings.home / foreign_take.path, dtype="float32")
+    result, _ = sf.read(files(studio, job)["mix"], dtype="float32")
+    assert abs(len(result) / rate - (len(source) / rate + 12)) < 0.01
+    join = round(job.recipe["operations"][0]["join_s"] * rate)
+    bar = 4 * 60 / analysis["bpm"]
+    bars = (job.recipe["operations"][0]["join_s"] - analysis["beat_phase_s"]) / bar
+    assert abs(bars - round(bars)) < 1e-3  # the join is on a bar line
+    assert level_db(result[:join] - source[:join], source[:join]) < -60
+    new_part = result[join + rate :]
+    assert abs(estimate_tempo(new_part, rate).bpm - analysis["bpm"]) / analysis["bpm"] < 0.03
+    assert abs(level_db(new_part, source[join - 8 * rate : join])) < 3  # at the source's loudness
+
+
+def test_other_audio_is_repainted_between_bar_lines(studio: JobService, foreign_take) -> None:
+    job = run(studio, "edit", source=foreign_take.id, start=6, end=12)
+    assert job.status == "succeeded", job.error_message
+    edit = job.recipe["operations"][0]
+    source, rate = sf.read(studio.settings.home / foreign_take.path, dtype="float32")
+    result, _ = sf.read(files(studio, job)["mix"], dtype="float32")
+    assert len(result) == len(source)
+    start, end = round((edit["start_s"] - 0.025) * rate), round((edit["end_s"] + 0.025) * rate)
+    assert level_db(result[:start] - source[:start], source[:start]) < -80
+    assert level_db(result[end:] - source[end:], source[end:]) < -80
+    inside = slice(start + rate // 10, end - rate // 10)
+    assert level_db(result[inside] - source[inside], source[inside]) > -10

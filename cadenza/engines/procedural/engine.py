@@ -24,7 +24,7 @@ from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
 from cadenza.engines.lyrics.sheet import Section as LyricSection
 from cadenza.engines.lyrics.sheet import parse_sheet, render_sheet
-from cadenza.engines.procedural import iterate, render
+from cadenza.engines.procedural import foreign, iterate, render
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
@@ -148,6 +148,8 @@ class ProceduralEngine:
     def _edit(self, request: EditRequest, ctx: RunContext) -> EngineOutput:
         """Repaint bars: the source's score is replayed, the snapped range recomposed from this seed."""
         source = ctx.source()
+        if not iterate.is_procedural(source):
+            return self._edit_foreign(request, ctx)
         recipe = iterate.base_recipe(source)
         style, score = iterate.replay(recipe)
         start_bar, end_bar = iterate.snap(score, request.start, request.end)
@@ -173,6 +175,8 @@ class ProceduralEngine:
     def _extend(self, request: ExtendRequest, ctx: RunContext) -> EngineOutput:
         """Continue a song: kept up to its final bar, then new sections and the ending at the new end."""
         source = ctx.source()
+        if not iterate.is_procedural(source):
+            return self._extend_foreign(request, ctx)
         recipe = iterate.base_recipe(source)
         style, score = iterate.replay(recipe)
         length = score.length_seconds + request.seconds
@@ -194,6 +198,69 @@ class ProceduralEngine:
             "join_s": round(score.seconds(join), 4),
         }
         return self._publish(request, ctx, longer, stems, recipe, operation)
+
+    def _extend_foreign(self, request: ExtendRequest, ctx: RunContext) -> EngineOutput:
+        """Other audio: measured, then continued from its last bar line in its tempo and key."""
+        ctx.progress(0.05, "analyse")
+        audio, analysis = foreign.analyse(ctx.source().path)
+        join_s = foreign.bar_line(analysis, analysis["seconds"] - 1.0, round_down=True)
+        total_s = analysis["seconds"] + request.seconds
+        if total_s > MAX_SECONDS:
+            raise InputError(f"the extended song would last {total_s:g} s; the longest is {MAX_SECONDS:g} s")
+        ctx.progress(0.2, "compose")
+        new = foreign.material(request.prompt, analysis, total_s - join_s, ctx.seed, ctx)
+        join = foreign.frames_at(join_s)
+        new = foreign.match_loudness(new, audio[max(0, join - 10 * render.SAMPLE_RATE) : join])
+        result = foreign.crossfade(audio, new, join, foreign.frames_at(iterate.EXTEND_CROSSFADE_S))
+        return self._publish_foreign(request, ctx, result, analysis, {"op": "extend", "join_s": round(join_s, 4)})
+
+    def _edit_foreign(self, request: EditRequest, ctx: RunContext) -> EngineOutput:
+        """Other audio: the range, snapped to its measured bar lines, replaced by matching material."""
+        ctx.progress(0.05, "analyse")
+        audio, analysis = foreign.analyse(ctx.source().path)
+        start_s, end_s = foreign.bar_line(analysis, request.start), foreign.bar_line(analysis, request.end)
+        if end_s <= start_s:
+            end_s = start_s + analysis["bar_s"]
+        if end_s > analysis["seconds"]:
+            raise InputError(
+                f"the range {request.start:g}-{request.end:g} s lies outside the source ({analysis['seconds']:.2f} s)"
+            )
+        ctx.progress(0.2, "compose")
+        new = foreign.material(request.prompt, analysis, end_s - start_s + 1.0, ctx.seed, ctx)
+        start, end = foreign.frames_at(start_s), foreign.frames_at(end_s)
+        new = foreign.match_loudness(new, audio[start:end])
+        ramp = foreign.frames_at(iterate.EDIT_CROSSFADE_S)
+        weights = iterate.crossfade_weights(len(audio), [(start, end, ramp)])
+        placed = np.zeros_like(audio)
+        placed[max(0, start - ramp) : end + ramp] = new[: len(placed[max(0, start - ramp) : end + ramp])]
+        result = audio * (1 - weights) + placed * weights
+        edit = {"op": "edit", "start_s": round(start_s, 4), "end_s": round(end_s, 4)}
+        return self._publish_foreign(request, ctx, result, analysis, edit)
+
+    def _publish_foreign(
+        self,
+        request: EditRequest | ExtendRequest,
+        ctx: RunContext,
+        audio: np.ndarray,
+        analysis: dict[str, Any],
+        operation: dict[str, Any],
+    ) -> EngineOutput:
+        ctx.progress(0.9, "write")
+        path = write_audio(ctx.scratch / f"mix.{request.format}", audio, render.SAMPLE_RATE)
+        seconds = len(audio) / render.SAMPLE_RATE
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": request.task,
+            "seed": ctx.seed,
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed},
+            "analysis": analysis,
+            "operations": [operation],
+            "length_seconds": seconds,
+            "sample_rate": render.SAMPLE_RATE,
+        }
+        artifacts = [Artifact(path, "audio", "mix", mime_for(path), seconds, render.SAMPLE_RATE)]
+        return EngineOutput(artifacts, recipe)
 
     def _publish(
         self,

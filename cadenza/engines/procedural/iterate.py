@@ -32,6 +32,11 @@ def _generator(seed: int) -> Callable[..., np.random.Generator]:
     return RunContext(seed=seed, scratch=Path("/nonexistent")).rng
 
 
+def is_procedural(source: SourceAudio) -> bool:
+    recipe = source.recipe or {}
+    return recipe.get("engine") == "procedural" and "style" in recipe and bool(source.stems)
+
+
 def base_recipe(source: SourceAudio) -> dict[str, Any]:
     recipe = source.recipe or {}
     if recipe.get("engine") != "procedural" or "style" not in recipe:

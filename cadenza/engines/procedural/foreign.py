@@ -1,0 +1,95 @@
+"""Extending and repainting audio Cadenza did not compose: measure its tempo, beat phase and key, compose
+matching material with the procedural engine, and join it at bar lines with crossfades, at the
+source's loudness."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from cadenza.engines.base import RunContext
+from cadenza.engines.procedural import render
+from cadenza.engines.procedural.compose import compose
+from cadenza.engines.procedural.soundfont import pick_renderer
+from cadenza.engines.procedural.style import resolve_style
+from cadenza.errors import InputError
+from cadenza.media.analysis import estimate_key, estimate_tempo
+from cadenza.media.io import read_audio
+from cadenza.media.loudness import integrated_loudness, limit
+from cadenza.tasks import MAX_BPM, MIN_BPM, SHARP_NAMES, GenerateRequest
+
+RATE = render.SAMPLE_RATE
+BEATS_PER_BAR = 4
+
+
+def analyse(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """The source as 44.1 kHz stereo, and its tempo, beat phase, key and bar length."""
+    audio, rate = read_audio(path)
+    if rate != RATE:
+        audio = resample_poly(audio, RATE, rate, axis=0).astype(np.float32)
+    if audio.shape[1] == 1:
+        audio = np.repeat(audio, 2, axis=1)
+    audio = audio[:, :2]
+    if len(audio) < 4 * RATE:
+        raise InputError("the source is shorter than 4 s; there is too little to measure its tempo and key")
+    tempo = estimate_tempo(audio, RATE)
+    key = estimate_key(audio, RATE)
+    bpm = float(min(MAX_BPM, max(MIN_BPM, tempo.bpm)))
+    bar = BEATS_PER_BAR * 60.0 / bpm
+    return audio, {
+        "bpm": round(bpm, 2),
+        "beat_phase_s": round(tempo.beat_phase_s, 4),
+        "bar_s": bar,
+        "key": f"{SHARP_NAMES[key.tonic]} {key.mode}",
+        "seconds": len(audio) / RATE,
+    }
+
+
+def bar_line(analysis: dict[str, Any], seconds: float, round_down: bool = False) -> float:
+    bars = (seconds - analysis["beat_phase_s"]) / analysis["bar_s"]
+    count = math.floor(bars) if round_down else round(bars)
+    return analysis["beat_phase_s"] + max(0, count) * analysis["bar_s"]
+
+
+def material(prompt: str, analysis: dict[str, Any], seconds: float, seed: int, ctx: RunContext) -> np.ndarray:
+    """Procedural music in the source's tempo and key, `seconds` long, as a pre-master stereo mix."""
+    request = GenerateRequest(
+        prompt=prompt,
+        bpm=analysis["bpm"],
+        key=analysis["key"],
+        time_signature="4/4",
+        duration=max(5.0, seconds),
+        seed=seed,
+    )
+    style = resolve_style(request)
+    score = compose(style, request.duration, ctx.rng)
+    mix = render.render_song(score, pick_renderer(), ctx.rng, lambda *_: None, lambda _: None, ctx.check_cancelled)
+    return mix[: round(seconds * RATE)]
+
+
+def match_loudness(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`new` at the integrated loudness of `reference`, peaks kept under -1 dBFS."""
+    gain_db = integrated_loudness(reference, RATE) - integrated_loudness(new, RATE)
+    scaled = (new * 10 ** (max(-40.0, min(40.0, gain_db)) / 20)).astype(np.float32)
+    return limit(scaled, RATE, -1.0)
+
+
+def crossfade(first: np.ndarray, second: np.ndarray, at: int, length: int) -> np.ndarray:
+    """`first` until frame `at`, then `second` (aligned so its frame 0 is `at`), blended over `length`."""
+    total = at + len(second)
+    out = np.zeros((total, 2), np.float32)
+    out[:at] = first[:at]
+    out[at:] = second
+    ramp = min(length, len(second), len(first) - at)
+    if ramp > 0:
+        fade = np.linspace(0, 1, ramp, dtype=np.float32)[:, None]
+        out[at : at + ramp] = first[at : at + ramp] * (1 - fade) + second[:ramp] * fade
+    return out
+
+
+def frames_at(seconds: float) -> int:
+    return math.floor(seconds * RATE + 0.5)
