@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(STAMP)-dev: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps "basic-pitch==0.4.0"
 	touch $(STAMP)-dev
 
 install: $(STAMP)

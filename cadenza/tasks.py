@@ -178,6 +178,33 @@ class ExtendRequest(TaskRequest):
     format: Literal["wav", "flac", "mp3"] = "wav"
 
 
+class CoverRequest(TaskRequest):
+    """Restyle a song: its melody and harmony re-arranged in another style."""
+
+    task: Literal["cover"] = "cover"
+    source: SourceId
+    prompt: str = Field(
+        ..., min_length=1, max_length=2000, description="The new style, e.g. 'bossa nova, nylon guitar'"
+    )
+    strength: float = Field(
+        1.0, ge=0.0, le=1.0, description="1 keeps melody, harmony and form; lower lets the arranger vary"
+    )
+    bpm: float | None = Field(None, description="Override the source's tempo")
+    key: str | None = Field(None, description="Override the source's key")
+    genre: str | None = Field(None, max_length=60)
+    format: Literal["wav", "flac", "mp3"] = "wav"
+
+    @field_validator("bpm")
+    @classmethod
+    def _bpm_in_range(cls, value: float | None) -> float | None:
+        return GenerateRequest._bpm_in_range(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key_parses(cls, value: str | None) -> str | None:
+        return None if value is None else Key.parse(value).name
+
+
 LYRIC_SECTIONS = ("verse", "chorus", "bridge", "prechorus", "intro", "outro")
 
 
@@ -213,6 +240,7 @@ TASK_MODELS: dict[str, type[TaskRequest]] = {
     "edit": EditRequest,
     "extend": ExtendRequest,
     "lyrics": LyricsRequest,
+    "cover": CoverRequest,
 }
 
 

@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("generate")(generate.generate)
 app.command("lyrics")(tasks.lyrics)
+app.command("cover")(tasks.cover)
 app.command("edit")(tasks.edit)
 app.command("extend")(tasks.extend)
 app.command("master")(tasks.master)

@@ -138,3 +138,22 @@ def lyrics(
     if not as_json:
         for sheet in sorted(out.glob("*.txt"))[-1:]:
             console.print(sheet.read_text(), highlight=False)
+
+
+def cover(
+    source: Source,
+    prompt: Annotated[str, typer.Option(help="The new style, e.g. 'bossa nova, nylon guitar'")],
+    strength: Annotated[
+        float, typer.Option(help="1 keeps melody, harmony and form; lower lets the arranger vary")
+    ] = 1.0,
+    bpm: Annotated[float | None, typer.Option(help="Override the source's tempo")] = None,
+    key: Annotated[str | None, typer.Option(help="Override the source's key")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the arrangement")] = None,
+    out: Out = Path("cadenza-out"),
+    server: Server = None,
+    as_json: Json = False,
+) -> None:
+    """Restyle a song: its melody and harmony re-arranged in the style of the prompt."""
+    fields: dict[str, Any] = {"prompt": prompt, "strength": strength}
+    fields |= {name: value for name, value in (("bpm", bpm), ("key", key), ("seed", seed)) if value is not None}
+    _submit("cover", None, source, fields, out, server, as_json)

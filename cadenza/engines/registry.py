@@ -14,7 +14,7 @@ from cadenza.errors import EngineUnavailable, InputError
 
 # name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
 ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate", "edit", "extend")),
+    "procedural": ("cadenza.engines.procedural.engine:ProceduralEngine", ("generate", "edit", "extend", "cover")),
     "noop": ("cadenza.engines.noop:NoopEngine", ("generate",)),
     "dsp": ("cadenza.engines.dsp:MasteringEngine", ("master",)),
     "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "stems": "hpss",
     "export": "daw",
     "lyrics": "rhyme",
+    "cover": "procedural",
 }
 
 

@@ -249,3 +249,78 @@ def test_other_audio_is_repainted_between_bar_lines(studio: JobService, foreign_
     assert level_db(result[end:] - source[end:], source[end:]) < -80
     inside = slice(start + rate // 10, end - rate // 10)
     assert level_db(result[inside] - source[inside], source[inside]) > -10
+
+
+def lead_line(path: Path, names: tuple[str, ...] = ()) -> list[tuple[float, int]]:
+    """(beat, pitch) of the melody track of a song's MIDI: the track named like its lead instrument."""
+    import mido
+
+    song = mido.MidiFile(path)
+    tracks = [t for t in song.tracks[1:] if any(m.type == "note_on" for m in t)]
+    track = next(t for t in tracks if t.name in names) if names else tracks[-1]
+    now, line = 0, []
+    for message in track:
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            line.append((now / song.ticks_per_beat, message.note))
+    return line
+
+
+def pitch_class_overlap(source: list[tuple[float, int]], cover: list[tuple[float, int]]) -> float:
+    """Share of source melody notes whose pitch class the cover sounds within an 8th of the same beat."""
+    hits = sum(any(abs(b - beat) <= 0.5 and p % 12 == pitch % 12 for b, p in cover) for beat, pitch in source)
+    return hits / max(1, len(source))
+
+
+def test_cover_of_a_procedural_song_keeps_melody_harmony_and_form(studio: JobService, long_song) -> None:
+    job = run(studio, "cover", source=long_song.id, prompt="bossa nova, nylon guitar, flute", strength=1.0)
+    assert job.status == "succeeded", job.error_message
+    source_style, cover_style = long_song.recipe["style"], job.recipe["style"]
+    assert cover_style["genre"] == "bossa nova"
+    assert (cover_style["bpm"], cover_style["key"]) == (source_style["bpm"], source_style["key"])
+    assert set(cover_style["instruments"].values()) != set(source_style["instruments"].values())
+    assert [s["kind"] for s in job.recipe["structure"]] == [s["kind"] for s in long_song.recipe["structure"]]
+    from cadenza.engines.procedural.instruments import instrument_slug
+
+    source_lead = lead_line(files(studio, long_song)["midi"], (instrument_slug(source_style["instruments"]["lead"]),))
+    cover_lead = lead_line(files(studio, job)["midi"], (instrument_slug(cover_style["instruments"]["lead"]),))
+    assert pitch_class_overlap(source_lead, cover_lead) >= 0.7
+    from cadenza.media.analysis import estimate_key, estimate_tempo
+
+    audio, rate = sf.read(files(studio, job)["mix"], dtype="float32")
+    assert abs(estimate_tempo(audio, rate).bpm - source_style["bpm"]) / source_style["bpm"] < 0.03
+    key = estimate_key(audio, rate)
+    from cadenza.tasks import Key
+
+    assert (key.tonic, key.mode) == (Key.parse(source_style["key"]).tonic, Key.parse(source_style["key"]).mode)
+
+
+def test_a_lower_strength_lets_the_arranger_vary_the_melody(studio: JobService, long_song) -> None:
+    job = run(studio, "cover", source=long_song.id, prompt="jazz trio with sax", strength=0.2, seed=3)
+    assert job.status == "succeeded", job.error_message
+    from cadenza.engines.procedural.instruments import instrument_slug
+
+    lead = (instrument_slug(long_song.recipe["style"]["instruments"]["lead"]),)
+    cover_lead = (instrument_slug(job.recipe["style"]["instruments"]["lead"]),)
+    overlap = pitch_class_overlap(
+        lead_line(files(studio, long_song)["midi"], lead), lead_line(files(studio, job)["midi"], cover_lead)
+    )
+    assert overlap < 0.7
+
+
+@pytest.mark.slow
+def test_cover_of_other_audio_transcribes_its_melody(studio: JobService, foreign_take, tmp_path: Path) -> None:
+    pytest.importorskip("basic_pitch")
+    job = run(studio, "cover", source=foreign_take.id, prompt="synthwave, saw lead", strength=1.0)
+    assert job.status == "succeeded", job.error_message
+    assert job.recipe["source"]["analysis"]["key"] == "A minor"
+    original = next(j for j in studio.list(task="generate").items if j.request.get("bpm") == 120)
+    from cadenza.engines.procedural.instruments import instrument_slug
+
+    source_lead = lead_line(
+        files(studio, original)["midi"], (instrument_slug(original.recipe["style"]["instruments"]["lead"]),)
+    )
+    cover_lead = lead_line(files(studio, job)["midi"], (instrument_slug(job.recipe["style"]["instruments"]["lead"]),))
+    phase_beats = job.recipe["source"]["analysis"]["beat_phase_s"] * 120 / 60
+    shifted = [(beat + phase_beats, pitch) for beat, pitch in cover_lead]
+    assert pitch_class_overlap(source_lead, shifted) >= 0.7

@@ -103,18 +103,29 @@ def harmonise(style: Style, sections: list[Section], rng: RngFactory) -> list[Ch
     return chords
 
 
-def compose(style: Style, length_seconds: float, rng: RngFactory, lyrics: list[LyricSection] | None = None) -> Score:
+def compose(
+    style: Style,
+    length_seconds: float,
+    rng: RngFactory,
+    lyrics: list[LyricSection] | None = None,
+    form: list[Section] | None = None,
+    harmony: list[Chord] | None = None,
+) -> Score:
     """Write the whole song for `style`, lasting exactly `length_seconds` once rendered; with lyrics, the
-    form follows their tags and a vocal line sings them."""
+    form follows their tags and a vocal line sings them. A cover passes the `form` and `harmony` to keep."""
     genre = style.genre_spec
     meter = style.meter
-    total_bars = plan_bars(length_seconds, style.bpm, meter.quarter_notes_per_bar)
-    if lyrics:
-        sections = vocal.plan_sections(lyrics, total_bars)
+    if form:
+        sections = [Section(s.kind, s.start_bar, s.bars, s.energy) for s in form]
+        total_bars = sum(s.bars for s in sections)
     else:
-        sections = arrange(genre.arrangement, total_bars, style.energy)
+        total_bars = plan_bars(length_seconds, style.bpm, meter.quarter_notes_per_bar)
+        if lyrics:
+            sections = vocal.plan_sections(lyrics, total_bars)
+        else:
+            sections = arrange(genre.arrangement, total_bars, style.energy)
     score = Score(style.bpm, style.parsed_key, meter, sections, [], [], length_seconds, list(style.textures))
-    score.chords = harmonise(style, sections, rng)
+    score.chords = list(harmony) if harmony else harmonise(style, sections, rng)
     score.tracks = _tracks(style, genre)
     if lyrics:
         pan, gain, reverb = ROLE_MIX["vocal"]

@@ -24,7 +24,7 @@ from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
 from cadenza.engines.lyrics.sheet import Section as LyricSection
 from cadenza.engines.lyrics.sheet import parse_sheet, render_sheet
-from cadenza.engines.procedural import foreign, iterate, render
+from cadenza.engines.procedural import cover, foreign, iterate, render
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
@@ -36,9 +36,11 @@ from cadenza.media.memory import keep_freed_memory
 from cadenza.media.midi import MidiNote, MidiTrack, key_signature, write_midi
 from cadenza.tasks import (
     MAX_SECONDS,
+    CoverRequest,
     EditRequest,
     ExtendRequest,
     GenerateRequest,
+    Key,
     TaskRequest,
     describe_validation_error,
 )
@@ -57,7 +59,7 @@ class ProceduralAdvanced(BaseModel):
 class ProceduralEngine:
     name = "procedural"
     version = __version__
-    tasks = ("generate", "edit", "extend")
+    tasks = ("generate", "edit", "extend", "cover")
 
     def __init__(self) -> None:
         keep_freed_memory()
@@ -78,6 +80,8 @@ class ProceduralEngine:
             return self._edit(request, ctx)
         if isinstance(request, ExtendRequest):
             return self._extend(request, ctx)
+        if isinstance(request, CoverRequest):
+            return self._cover(request, ctx)
         # 1. Check inputs and understand the prompt.
         if not isinstance(request, GenerateRequest):
             raise InputError(f"the procedural engine does not serve task {request.task!r}")  # type: ignore[attr-defined]
@@ -85,7 +89,6 @@ class ProceduralEngine:
         style = resolve_style(request)
         if advanced.energy is not None:
             style.energy = advanced.energy
-        renderer = pick_renderer()
 
         lyrics = _lyrics(request.lyrics)
 
@@ -94,7 +97,29 @@ class ProceduralEngine:
         score = compose(style, request.duration, ctx.rng, lyrics)
         ctx.check_cancelled()
 
-        # 3. Render every track to a placed, reverberated stem.
+        # 3-5. Render, master and write.
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": "generate",
+            "seed": ctx.seed,
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed},
+            "style": style.to_dict(),
+        }
+        return self._produce(score, ctx, request.format, request.prompt, advanced, recipe, lyrics)
+
+    def _produce(
+        self,
+        score: Score,
+        ctx: RunContext,
+        audio_format: str,
+        title: str,
+        advanced: ProceduralAdvanced,
+        recipe: dict[str, Any],
+        lyrics: list[LyricSection] | None = None,
+    ) -> EngineOutput:
+        """Render every track to a stem (written while the next renders), master their sum, write it all."""
+        renderer = pick_renderer()
         ctx.progress(0.1, "render")
         stems: list[Artifact] = []
         with BackgroundWriter() as writer:
@@ -102,7 +127,9 @@ class ProceduralEngine:
             def write_stem(name: str, audio: np.ndarray) -> None:
                 # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.
                 path = writer.submit(ctx.scratch / "stems" / f"{name}.wav", audio, render.SAMPLE_RATE, "FLOAT")
-                stems.append(Artifact(path, "stem", f"stem:{name}", "audio/wav", request.duration, render.SAMPLE_RATE))
+                stems.append(
+                    Artifact(path, "stem", f"stem:{name}", "audio/wav", score.length_seconds, render.SAMPLE_RATE)
+                )
 
             premix = render.render_song(
                 score,
@@ -113,37 +140,74 @@ class ProceduralEngine:
                 ctx.check_cancelled,
             )
 
-        # 4. The master bus: glue compression, then loudness and true peak.
+        # The master bus: glue compression, then loudness and true peak.
         ctx.progress(0.85, "master")
         mastered, report = master(
             render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
         )
         ctx.check_cancelled()
 
-        # 5. Write the files.
         ctx.progress(0.95, "write")
-        artifacts = [*_write(ctx.scratch, request, score, mastered), *stems]
+        artifacts = [*_write(ctx.scratch, audio_format, title, score, mastered), *stems]
         if lyrics:
             artifacts += _write_lyrics(ctx.scratch, score, lyrics)
-        recipe = {
-            "engine": self.name,
-            "engine_version": self.version,
-            "task": "generate",
-            "seed": ctx.seed,
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed},
-            "style": style.to_dict(),
+        recipe = recipe | {
             "structure": [{"kind": s.kind, "start_bar": s.start_bar, "bars": s.bars} for s in score.sections],
             "renderer": {"kind": renderer.kind, "soundfont": renderer.soundfont.name if renderer.soundfont else None},
             "sample_rate": render.SAMPLE_RATE,
-            "length_seconds": request.duration,
+            "length_seconds": score.length_seconds,
             "master": report.to_dict(),
         }
-        recipe_path = ctx.scratch / "recipe.json"
-        with atomic_path(recipe_path) as tmp:
-            tmp.write_text(json.dumps(recipe, indent=2, sort_keys=True))
-        artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
+        artifacts.append(_write_recipe(ctx.scratch, recipe))
         ctx.progress(1.0, "done")
         return EngineOutput(artifacts, recipe)
+
+    def _cover(self, request: CoverRequest, ctx: RunContext) -> EngineOutput:
+        """Re-arrange a song's melody and harmony in the style of the prompt."""
+        source = ctx.source()
+        ctx.progress(0.05, "analyse")
+        if iterate.is_procedural(source):
+            source_style, source_score = iterate.replay(iterate.base_recipe(source))
+            line = next((t for t in source_score.tracks if t.role in ("lead", "vocal")), None)
+            melody = list(line.notes) if line else []
+            form, chords, length = source_score.sections, source_score.chords, source_score.length_seconds
+            bpm, key, meter, analysis = source_style.bpm, source_style.key, source_style.time_signature, None
+        else:
+            transcription = foreign.transcribe(source.path)
+            bpm, key, meter = transcription.bpm, transcription.key, "4/4"
+            melody, chords, form = transcription.melody, transcription.chords, transcription.form
+            length, analysis = transcription.length_seconds, transcription.analysis
+        wanted = GenerateRequest(
+            prompt=request.prompt,
+            bpm=request.bpm or bpm,
+            key=request.key or key,
+            time_signature=meter,
+            genre=request.genre,
+            seed=ctx.seed,
+        )
+        style = resolve_style(wanted)
+        semitones = (Key.parse(style.key).tonic - Key.parse(key).tonic + 6) % 12 - 6
+        length = min(MAX_SECONDS, max(5.0, length * bpm / style.bpm))
+        ctx.progress(0.08, "compose")
+        score = cover.arrange_cover(
+            style,
+            length,
+            ctx.rng,
+            form,
+            cover.transpose_chords(chords, semitones),
+            cover.fit_register(melody, semitones, 0, 127),
+            request.strength,
+        )
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": "cover",
+            "seed": ctx.seed,
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed},
+            "style": style.to_dict(),
+            "source": {"name": source.name, "bpm": bpm, "key": key, "analysis": analysis},
+        }
+        return self._produce(score, ctx, request.format, request.prompt, ProceduralAdvanced(), recipe)
 
     def _edit(self, request: EditRequest, ctx: RunContext) -> EngineOutput:
         """Repaint bars: the source's score is replayed, the snapped range recomposed from this seed."""
@@ -287,7 +351,7 @@ class ProceduralEngine:
             render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
         )
         ctx.progress(0.95, "write")
-        request_format = GenerateRequest(format=request.format)
+
         recipe = {
             "engine": self.name,
             "engine_version": self.version,
@@ -302,11 +366,11 @@ class ProceduralEngine:
             "sample_rate": render.SAMPLE_RATE,
             "master": report.to_dict(),
         }
-        artifacts = [*_write(ctx.scratch, request_format, score, mastered), *artifacts]
-        recipe_path = ctx.scratch / "recipe.json"
-        with atomic_path(recipe_path) as tmp:
-            tmp.write_text(json.dumps(recipe, indent=2, sort_keys=True))
-        artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
+        artifacts = [
+            *_write(ctx.scratch, request.format, base["request"].get("prompt", ""), score, mastered),
+            *artifacts,
+        ]
+        artifacts.append(_write_recipe(ctx.scratch, recipe))
         return EngineOutput(artifacts, recipe)
 
 
@@ -352,9 +416,16 @@ def _write_lyrics(scratch: Path, score: Score, lyrics: list[LyricSection]) -> li
     return [Artifact(sheet, "lyrics", "lyrics", "text/plain"), Artifact(lrc, "lyrics", "lrc", "text/plain")]
 
 
-def _write(scratch: Path, request: GenerateRequest, score: Score, mastered: np.ndarray) -> list[Artifact]:
+def _write_recipe(scratch: Path, recipe: dict[str, Any]) -> Artifact:
+    path = scratch / "recipe.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(recipe, indent=2, sort_keys=True))
+    return Artifact(path, "recipe", "recipe", "application/json")
+
+
+def _write(scratch: Path, audio_format: str, title: str, score: Score, mastered: np.ndarray) -> list[Artifact]:
     sample_rate, seconds = render.SAMPLE_RATE, score.length_seconds
-    mix_path = write_audio(scratch / f"mix.{request.format}", mastered, sample_rate)
+    mix_path = write_audio(scratch / f"mix.{audio_format}", mastered, sample_rate)
     artifacts = [Artifact(mix_path, "audio", "mix", mime_for(mix_path), seconds, sample_rate)]
     midi_path = write_midi(
         scratch / "song.mid",
@@ -362,7 +433,7 @@ def _write(scratch: Path, request: GenerateRequest, score: Score, mastered: np.n
         time_signature=(score.meter.numerator, score.meter.denominator),
         key=key_signature(score.key.tonic, score.key.mode),
         tracks=score_to_midi(score),
-        title=request.prompt[:60],
+        title=title[:60],
     )
     artifacts.append(Artifact(midi_path, "midi", "midi", "audio/midi"))
     return artifacts

@@ -34,7 +34,8 @@ def _generator(seed: int) -> Callable[..., np.random.Generator]:
 
 def is_procedural(source: SourceAudio) -> bool:
     recipe = source.recipe or {}
-    return recipe.get("engine") == "procedural" and "style" in recipe and bool(source.stems)
+    base = recipe.get("base", recipe)
+    return recipe.get("engine") == "procedural" and base.get("task") == "generate" and bool(source.stems)
 
 
 def base_recipe(source: SourceAudio) -> dict[str, Any]:
