@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4"
 	touch $(STAMP)
 
+# torch first, pinned, so pip takes the CPU wheel instead of resolving a CUDA build for the neural extra.
 $(STAMP)-dev: $(STAMP)
+	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps "basic-pitch==0.4.0"
 	touch $(STAMP)-dev

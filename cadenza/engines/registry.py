@@ -19,6 +19,7 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "dsp": ("cadenza.engines.dsp:MasteringEngine", ("master",)),
     "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
     "hpss": ("cadenza.engines.dsp:HpssEngine", ("stems",)),
+    "demucs": ("cadenza.engines.demucs:DemucsEngine", ("stems",)),
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),
