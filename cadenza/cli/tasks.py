@@ -53,7 +53,9 @@ def master(
 
 def stems(
     source: Source,
-    engine: Annotated[str | None, typer.Option(help="native (procedural songs), hpss; default: the right one")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="native (procedural songs), demucs, hpss; default: native or hpss")
+    ] = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -88,7 +90,7 @@ def edit(
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Repaint a range of a procedural song; everything outside it stays as it was."""
+    """Repaint a range of a song, snapped to bar lines; everything outside it stays as it was."""
     fields = {"start": start, "end": end, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
     _submit("edit", None, source, fields, out, server, as_json)
 
@@ -103,7 +105,7 @@ def extend(
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Continue a procedural song: new sections, and its ending moved to the new end."""
+    """Continue a song with new sections in its tempo and key (a procedural song's ending moves to the new end)."""
     fields = {"seconds": seconds, "side": side, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
     _submit("extend", None, source, fields, out, server, as_json)
 
