@@ -167,7 +167,7 @@ class ProceduralEngine:
         source = ctx.source()
         ctx.progress(0.05, "analyse")
         if iterate.is_procedural(source):
-            source_style, source_score = iterate.replay(iterate.base_recipe(source))
+            source_style, source_score = iterate.replay(source.recipe)
             line = next((t for t in source_score.tracks if t.role in ("lead", "vocal")), None)
             melody = list(line.notes) if line else []
             form, chords, length = source_score.sections, source_score.chords, source_score.length_seconds
@@ -214,18 +214,16 @@ class ProceduralEngine:
         source = ctx.source()
         if not iterate.is_procedural(source):
             return self._edit_foreign(request, ctx)
-        recipe = iterate.base_recipe(source)
+        recipe = source.recipe or {}
         style, score = iterate.replay(recipe)
         start_bar, end_bar = iterate.snap(score, request.start, request.end)
         ctx.progress(0.05, "compose")
         edited = iterate.repaint(score, style, start_bar, end_bar, ctx.seed)
         start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
         ctx.progress(0.15, "render")
-        fresh = iterate.render_change(edited, pick_renderer(), ctx.rng, start, end, False, ctx.check_cancelled)
-        frames = iterate.frames_at(score.length_seconds)
-        ramp = iterate.frames_at(iterate.EDIT_CROSSFADE_S)
-        edges = [(iterate.frames_at(score.seconds(start)), iterate.frames_at(score.seconds(end)), ramp)]
-        stems = iterate.blend(source, fresh, frames, iterate.crossfade_weights(frames, edges))
+        ramp = render.frames_at(iterate.EDIT_CROSSFADE_S)
+        edges = [(render.frames_at(score.seconds(start)), render.frames_at(score.seconds(end)), ramp)]
+        stems = iterate.changed_stems(source, edited, ctx.rng, (start, end), False, edges, ctx.check_cancelled)
         operation = {
             "op": "edit",
             "start_bar": start_bar,
@@ -241,20 +239,16 @@ class ProceduralEngine:
         source = ctx.source()
         if not iterate.is_procedural(source):
             return self._extend_foreign(request, ctx)
-        recipe = iterate.base_recipe(source)
+        recipe = source.recipe or {}
         style, score = iterate.replay(recipe)
-        length = score.length_seconds + request.seconds
-        if length > MAX_SECONDS:
-            raise InputError(f"the extended song would last {length:g} s; the longest is {MAX_SECONDS:g} s")
+        length = _extended_length(score.length_seconds, request.seconds)
         ctx.progress(0.05, "compose")
         longer = iterate.continue_score(score, style, length, ctx.seed)
         join = iterate.join_bar(score) * score.bar_beats
         ctx.progress(0.15, "render")
-        fresh = iterate.render_change(longer, pick_renderer(), ctx.rng, join, math.inf, True, ctx.check_cancelled)
-        frames = iterate.frames_at(length)
-        ramp = iterate.frames_at(iterate.EXTEND_CROSSFADE_S)
-        edges = [(iterate.frames_at(score.seconds(join)) + ramp // 2, frames + ramp, ramp)]
-        stems = iterate.blend(source, fresh, frames, iterate.crossfade_weights(frames, edges))
+        frames, ramp = render.frames_at(length), render.frames_at(iterate.EXTEND_CROSSFADE_S)
+        edges = [(render.frames_at(score.seconds(join)) + ramp // 2, frames + ramp, ramp)]
+        stems = iterate.changed_stems(source, longer, ctx.rng, (join, math.inf), True, edges, ctx.check_cancelled)
         operation = {
             "op": "extend",
             "length_seconds": length,
@@ -268,14 +262,12 @@ class ProceduralEngine:
         ctx.progress(0.05, "analyse")
         audio, analysis = foreign.analyse(ctx.source().path)
         join_s = foreign.bar_line(analysis, analysis["seconds"] - 1.0, round_down=True)
-        total_s = analysis["seconds"] + request.seconds
-        if total_s > MAX_SECONDS:
-            raise InputError(f"the extended song would last {total_s:g} s; the longest is {MAX_SECONDS:g} s")
+        total_s = _extended_length(analysis["seconds"], request.seconds)
         ctx.progress(0.2, "compose")
         new = foreign.material(request.prompt, analysis, total_s - join_s, ctx.seed, ctx)
-        join = foreign.frames_at(join_s)
+        join = render.frames_at(join_s)
         new = foreign.match_loudness(new, audio[max(0, join - 10 * render.SAMPLE_RATE) : join])
-        result = foreign.crossfade(audio, new, join, foreign.frames_at(iterate.EXTEND_CROSSFADE_S))
+        result = foreign.crossfade(audio, new, join, render.frames_at(iterate.EXTEND_CROSSFADE_S))
         return self._publish_foreign(request, ctx, result, analysis, {"op": "extend", "join_s": round(join_s, 4)})
 
     def _edit_foreign(self, request: EditRequest, ctx: RunContext) -> EngineOutput:
@@ -291,9 +283,9 @@ class ProceduralEngine:
             )
         ctx.progress(0.2, "compose")
         new = foreign.material(request.prompt, analysis, end_s - start_s + 1.0, ctx.seed, ctx)
-        start, end = foreign.frames_at(start_s), foreign.frames_at(end_s)
+        start, end = render.frames_at(start_s), render.frames_at(end_s)
         new = foreign.match_loudness(new, audio[start:end])
-        ramp = foreign.frames_at(iterate.EDIT_CROSSFADE_S)
+        ramp = render.frames_at(iterate.EDIT_CROSSFADE_S)
         weights = iterate.crossfade_weights(len(audio), [(start, end, ramp)])
         placed = np.zeros_like(audio)
         placed[max(0, start - ramp) : end + ramp] = new[: len(placed[max(0, start - ramp) : end + ramp])]
@@ -372,6 +364,12 @@ class ProceduralEngine:
         ]
         artifacts.append(_write_recipe(ctx.scratch, recipe))
         return EngineOutput(artifacts, recipe)
+
+
+def _extended_length(seconds: float, more: float) -> float:
+    if seconds + more > MAX_SECONDS:
+        raise InputError(f"the extended song would last {seconds + more:g} s; the longest is {MAX_SECONDS:g} s")
+    return seconds + more
 
 
 def _advanced(values: dict[str, Any]) -> ProceduralAdvanced:

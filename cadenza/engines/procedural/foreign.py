@@ -95,10 +95,6 @@ def crossfade(first: np.ndarray, second: np.ndarray, at: int, length: int) -> np
     return out
 
 
-def frames_at(seconds: float) -> int:
-    return math.floor(seconds * RATE + 0.5)
-
-
 @dataclass
 class Transcription:
     bpm: float

@@ -9,7 +9,6 @@ crossfades at the joins.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from cadenza.engines.base import RunContext, SourceAudio
 from cadenza.engines.procedural import render
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
+from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import Style
 from cadenza.errors import InputError
 from cadenza.media.io import read_audio
@@ -33,27 +33,18 @@ def _generator(seed: int) -> Callable[..., np.random.Generator]:
 
 
 def is_procedural(source: SourceAudio) -> bool:
+    """Whether the source's recipe replays to its score: a procedural generate, edited or extended."""
     recipe = source.recipe or {}
-    base = recipe.get("base", recipe)
+    base, _ = operations_of(recipe)
     return recipe.get("engine") == "procedural" and base.get("task") == "generate" and bool(source.stems)
-
-
-def base_recipe(source: SourceAudio) -> dict[str, Any]:
-    recipe = source.recipe or {}
-    if recipe.get("engine") != "procedural" or "style" not in recipe:
-        raise InputError(
-            f"{source.name} was not made by the procedural engine, so its score cannot be continued or "
-            "repainted; editing and extending other audio is not available yet"
-        )
-    return recipe
 
 
 def replay(recipe: dict[str, Any]) -> tuple[Style, Score]:
     """The score of a procedural song from its recipe: the base song, then every edit and extension."""
     style = Style(**recipe["style"])
-    base = recipe.get("base", recipe)
+    base, operations = operations_of(recipe)
     score = compose(style, base["length_seconds"], _generator(base["seed"]))
-    for operation in recipe.get("operations", []):
+    for operation in operations:
         if operation["op"] == "edit":
             score = repaint(score, style, operation["start_bar"], operation["end_bar"], operation["seed"])
         else:
@@ -169,9 +160,21 @@ def blend(
 
 
 def operations_of(recipe: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    base = recipe.get("base", recipe)
-    return base, list(recipe.get("operations", []))
+    """The base generate recipe and the edits and extensions applied to it since."""
+    return recipe.get("base", recipe), list(recipe.get("operations", []))
 
 
-def frames_at(seconds: float) -> int:
-    return math.floor(seconds * render.SAMPLE_RATE + 0.5)
+def changed_stems(
+    source: SourceAudio,
+    score: Score,
+    rng: Callable[..., np.random.Generator],
+    change: tuple[float, float],
+    textures: bool,
+    edges: list[tuple[int, int, int]],
+    check: Callable[[], None],
+) -> dict[str, np.ndarray]:
+    """The source's stems with the notes starting in `change` (beats) rendered afresh and crossfaded in
+    at `edges` (start frame, end frame, ramp)."""
+    fresh = render_change(score, pick_renderer(), rng, change[0], change[1], textures, check)
+    frames = render.frames_at(score.length_seconds)
+    return blend(source, fresh, frames, crossfade_weights(frames, edges))

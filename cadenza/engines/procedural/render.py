@@ -5,6 +5,7 @@ Everything up to the master bus is linear per stem, so the stems, summed, are th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -31,6 +32,11 @@ def _soundfont(path: Path):
     instance = tinysoundfont.Synth(samplerate=SAMPLE_RATE, gain=-6.0)
     instance.sfload(str(path), max_voices=192)
     return instance
+
+
+def frames_at(seconds: float) -> int:
+    """The frame at `seconds`, rounding halves up."""
+    return math.floor(seconds * SAMPLE_RATE + 0.5)
 
 
 def _events(track: Track, score: Score, frames: int) -> list[tuple[int, int, int, int]]:
@@ -128,7 +134,7 @@ def render_song(
     are exactly the mix before the master bus. `write_stem` must copy what it keeps: the buffer is
     reused for the next track, because touching new memory is a large share of a long song's cost.
     """
-    frames = round(score.length_seconds * SAMPLE_RATE)
+    frames = frames_at(score.length_seconds)
     dry = np.zeros((frames, 2), dtype=np.float32)
     premix = np.zeros((frames, 2), dtype=np.float32)
     sends = np.zeros((frames, 2), dtype=np.float32)
