@@ -126,22 +126,19 @@ def run_job(
         source = inputs.get("source")
         base = f"{source.name}_{job.task}" if source else readable_stem(job, job.request.get("seed"))
         artifacts = _store_artifacts(settings, job, output.artifacts, base)
-        heartbeat.stop()
         if not store.succeed(job_id, worker, artifacts, output.recipe):
             shutil.rmtree(settings.artifacts_dir / job_id, ignore_errors=True)
     except Cancelled:
-        heartbeat.stop()
         store.finish_unsuccessfully(job_id, worker, "cancelled", "cancelled by request", "cancelled")
     except CadenzaError as exc:
-        heartbeat.stop()
         store.finish_unsuccessfully(job_id, worker, "failed", exc.message, exc.category)
     except Exception as exc:
-        heartbeat.stop()
         log.exception("job %s failed", job_id)
         store.finish_unsuccessfully(
             job_id, worker, "failed", f"internal error: {type(exc).__name__}: {exc}", "internal"
         )
     finally:
+        # Beats written meanwhile cannot undo the outcome: a heartbeat only updates a job still running.
         heartbeat.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     return store.get_job(job_id)
