@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass
 from functools import cache
 
-from cadenza.engines.base import Engine
+from cadenza.engines.base import Engine, SourceAudio
 from cadenza.errors import EngineUnavailable, InputError
 
 # name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
@@ -24,7 +24,7 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),
 }
-# stems: the service picks `native` for a procedural source and `hpss` for anything else.
+# stems: `native` instead when the source has its own stems (see default_engine).
 DEFAULTS: dict[str, str] = {
     "generate": "procedural",
     "edit": "procedural",
@@ -59,9 +59,16 @@ def load(name: str) -> Engine:
     return getattr(module, attribute)()
 
 
-def pick(task: str, engine: str | None = None) -> Engine:
+def default_engine(task: str, source: SourceAudio | None = None) -> str | None:
+    """The task's default engine; for stems, a song's own stems when it has them."""
+    if task == "stems" and source is not None and source.stems:
+        return "native"
+    return DEFAULTS.get(task)
+
+
+def pick(task: str, engine: str | None = None, source: SourceAudio | None = None) -> Engine:
     """The engine for `task`: the one asked for, or the task's default. Raises if it cannot serve it."""
-    name = engine or DEFAULTS.get(task)
+    name = engine or default_engine(task, source)
     if name is None:
         raise InputError(f"no engine serves task {task!r}")
     if name in ENGINES and task not in ENGINES[name][1]:

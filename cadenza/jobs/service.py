@@ -45,16 +45,13 @@ class JobService:
     ) -> Job:
         """Validate the request against the task and engine, fix its seed, record it and queue it."""
         request = parse_request(task, input)
-        source_name = ""
+        source = None
         for name in SOURCE_FIELDS:
             source_id = getattr(request, name, None)
             if source_id:
                 source, source_job = sources.resolve(self.settings, self.store, source_id)
-                source_name = source.name
                 parent_id = parent_id or (source_job.id if source_job else None)
-                if task == "stems" and engine is None:
-                    engine = "native" if source.stems else "hpss"
-        chosen = registry.pick(task, engine)
+        chosen = registry.pick(task, engine, source)
         advanced_model = chosen.advanced_model(task)
         if advanced_model is not None:
             try:
@@ -75,7 +72,7 @@ class JobService:
             task=task,
             engine=chosen.name,
             request=request.model_dump(mode="json", exclude={"task"}),
-            prompt=str(getattr(request, "prompt", "") or "") or source_name,
+            prompt=str(getattr(request, "prompt", "") or "") or (source.name if source else ""),
             max_attempts=self.settings.max_attempts,
             parent_id=parent_id,
             idempotency_key=idempotency_key,
