@@ -66,12 +66,12 @@ def stems(
 
 def export(
     job: Annotated[str, typer.Argument(help="The id of a finished job")],
-    export_format: Annotated[str, typer.Option("--format", help="reaper, stems-zip (ardour: not yet)")] = "stems-zip",
+    export_format: Annotated[str, typer.Option("--format", help="ardour, reaper or stems-zip")] = "stems-zip",
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Take a song into a DAW: a REAPER project or an archive of stems, MIDI, lyrics and recipe."""
+    """Take a song into a DAW: an Ardour session, a REAPER project, or an archive of stems, MIDI, lyrics, recipe."""
     _submit("export", None, job, {"format": export_format}, out, server, as_json)
     if not as_json:
         for archive in sorted(out.glob("*.zip")):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -114,12 +116,66 @@ def test_reaper_export_has_a_track_per_stem_and_the_tempo(studio: JobService, so
     assert f"TEMPO {song.recipe['style']['bpm']:g} 4 4" in text
 
 
+ARDOUR_EXPORT = shutil.which("ardour7-export") or shutil.which("ardour8-export")
+ARDOUR_LUA = shutil.which("ardour7-lua") or shutil.which("ardour8-lua")
+
+
+@pytest.mark.skipif(not (ARDOUR_EXPORT and ARDOUR_LUA), reason="needs Ardour's headless tools (apt install ardour)")
+def test_ardour_session_renders_in_ardour_as_the_sum_of_its_stems(studio: JobService, song, tmp_path: Path) -> None:
+    job = run(studio, "export", source=song.id, format="ardour")
+    assert job.status == "succeeded", job.error_message
+    with zipfile.ZipFile(files(studio, job)["ardour"]) as bundle:
+        bundle.extractall(tmp_path)
+    (session,) = tmp_path.glob("*/*.ardour")
+    folder, name = session.parent, session.stem
+    assert (folder / "interchange" / name / "audiofiles").is_dir()
+
+    script = tmp_path / "inspect.lua"
+    script.write_text(
+        f's = load_session("{folder}", "{name}")\n'
+        "local at = Temporal.timepos_t(0)\n"
+        "local tempo_map = Temporal.TempoMap.read()\n"
+        'print("tempo", tempo_map:tempo_at(at):note_types_per_minute())\n'
+        'print("meter", tempo_map:meter_at(at):divisions_per_bar(), tempo_map:meter_at(at):note_value())\n'
+        'for t in s:get_tracks():iter() do print("track", t:name()) end\n'
+        "close_session()\n"
+    )
+    report = subprocess.run([ARDOUR_LUA, str(script)], capture_output=True, text=True, timeout=120).stdout
+    lines = [line.split() for line in report.splitlines() if line.split()[:1] in (["tempo"], ["meter"], ["track"])]
+    stems = {r.removeprefix("stem:"): p for r, p in files(studio, song).items() if r.startswith("stem:")}
+    assert sorted(words[1] for words in lines if words[0] == "track") == sorted(stems)
+    assert abs(float(next(w[1] for w in lines if w[0] == "tempo")) - song.recipe["style"]["bpm"]) < 0.01
+    assert next(w[1:] for w in lines if w[0] == "meter") == ["4", "4"]
+
+    rendered_path = tmp_path / "ardour.wav"
+    # Debian's ardour7-export 7.3 aborts in free() on a few percent of runs, sessions saved by Ardour itself
+    # included; a crash (a signal, not an error exit) is retried, anything else fails the test.
+    for _attempt in range(5):
+        render = subprocess.run(
+            [ARDOUR_EXPORT, "-b", "float", "-o", str(rendered_path), str(folder), name],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if render.returncode >= 0:
+            break
+    assert render.returncode == 0, render.stdout + render.stderr
+    rendered, _ = sf.read(rendered_path, dtype="float64")
+    premaster = np.sum([sf.read(p, dtype="float64")[0] for p in stems.values()], axis=0)
+    assert abs(len(rendered) - len(premaster)) <= 1
+    n = min(len(rendered), len(premaster))
+    assert level_db(rendered[:n] - premaster[:n], premaster[:n]) < -60
+    mix, _ = sf.read(files(studio, song)["mix"], dtype="float64")
+    assert np.corrcoef(rendered[:n].ravel(), mix[:n].ravel())[0, 1] > 0.98  # the mix is this, mastered
+
+
 def test_stems_zip_carries_stems_midi_and_recipe(studio: JobService, song) -> None:
     job = run(studio, "export", source=song.id, format="stems-zip")
     with zipfile.ZipFile(files(studio, job)["stems-zip"]) as bundle:
         names = bundle.namelist()
     assert any(n.endswith("song.mid") for n in names) and any(n.endswith("recipe.json") for n in names)
-    assert sum("/stems/" in n for n in names) == sum(r.startswith("stem:") for r in files(studio, song))
+    stems_in_zip = [n for n in names if "/stems/" in n and not n.endswith("/")]
+    assert len(stems_in_zip) == sum(r.startswith("stem:") for r in files(studio, song))
 
 
 def test_bad_sources_are_refused_at_submission(studio: JobService, song) -> None:
@@ -130,8 +186,9 @@ def test_bad_sources_are_refused_at_submission(studio: JobService, song) -> None
     midi = next(a for a in song.artifacts if a.role == "midi")
     with pytest.raises(InputError, match="not audio"):
         studio.submit(task="master", input={"source": midi.id}, enqueue=False)
-    ardour = run(studio, "export", source=song.id, format="ardour")
-    assert ardour.status == "failed" and ardour.error_category == "unavailable"
+    upload = studio.upload_file(files(studio, song)["mix"])
+    no_tempo = run(studio, "export", source=upload.id, format="ardour")
+    assert no_tempo.status == "failed" and "needs one" in no_tempo.error_message
 
 
 def stems_of(studio: JobService, job) -> dict[str, np.ndarray]:
