@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import soundfile as sf
@@ -185,3 +186,19 @@ def test_engines_and_stats(server: Server) -> None:
         stats = client.get("/api/v1/stats").json()
         assert {"queue_depth", "running", "jobs_per_status", "mean_run_seconds_per_engine"} <= set(stats)
         assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
+
+
+def test_a_daw_export_is_an_api_call_and_a_download(server: Server) -> None:
+    with server.client() as client:
+        song = client.post("/api/v1/generate", json={"prompt": "synthwave", "duration": 5, "seed": 2}).json()
+        wait_for(client, song["id"], ("succeeded",))
+        for export_format, suffix in (("ardour", ".ardour"), ("reaper", ".rpp")):
+            job = client.post(
+                "/api/v1/jobs", json={"task": "export", "input": {"source": song["id"], "format": export_format}}
+            ).json()
+            done = wait_for(client, job["id"], ("succeeded",))
+            (archive,) = done["artifacts"]
+            download = client.get(archive["url"], params={"download": 1})
+            assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+            with zipfile.ZipFile(io.BytesIO(download.content)) as bundle:
+                assert any(name.endswith(suffix) for name in bundle.namelist())
