@@ -26,8 +26,11 @@ log = logging.getLogger("cadenza.api")
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None, workers: int = 1) -> FastAPI:
-    """The app; `workers` > 0 runs that many embedded consumer threads (0: separate `cadenza worker`s)."""
+def create_app(settings: Settings | None = None, workers: int = 1, ui: bool = False) -> FastAPI:
+    """The app; `workers` > 0 runs that many embedded consumer threads (0: separate `cadenza worker`s).
+
+    `ui` mounts the Gradio web studio at / (Gradio is imported only then).
+    """
     settings = settings or load_settings()
     ensure_schema(settings.database)
     store = Store(settings.database)
@@ -63,4 +66,8 @@ def create_app(settings: Settings | None = None, workers: int = 1) -> FastAPI:
     for router in (jobs.router, files.router, uploads.router, generate.router, system.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     app.include_router(system.health_router)
+    if ui:
+        from cadenza.ui.app import mount_studio
+
+        mount_studio(app, service)
     return app

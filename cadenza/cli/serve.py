@@ -29,8 +29,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="Embedded worker threads (0: use `cadenza worker`s)", min=0)] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
+    ui: Annotated[bool, typer.Option(help="Serve the web studio at /")] = True,
 ) -> None:
-    """Serve the API (/api/v1, docs at /docs) with embedded workers on one queue and one history."""
+    """Serve the web studio (/), the API (/api/v1, docs at /docs) and embedded workers: one queue, one history."""
     if not is_loopback(host) and not os.environ.get("CADENZA_API_TOKEN"):
         fail(
             f"refusing to bind {host}: set CADENZA_API_TOKEN so every /api/v1 request needs "
@@ -41,7 +42,7 @@ def serve(
     from cadenza.api.app import create_app
 
     with domain_errors():
-        app = create_app(workers=workers)
+        app = create_app(workers=workers, ui=ui)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, timeout_graceful_shutdown=5)
 
 

@@ -23,8 +23,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
-        self.home, self.workers, self.extra_env = home, workers, env or {}
+    def __init__(self, home: Path, workers: int = 1, env: dict[str, str] | None = None, ui: bool = False) -> None:
+        self.home, self.workers, self.extra_env, self.ui = home, workers, env or {}, ui
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -33,6 +33,7 @@ class Server:
     def start(self) -> Server:
         env = {**os.environ, "CADENZA_HOME": str(self.home), **self.extra_env}
         command = [sys.executable, "-m", "cadenza", "serve", "--port", str(self.port), "--workers", str(self.workers)]
+        command.append("--ui" if self.ui else "--no-ui")
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

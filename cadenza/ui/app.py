@@ -1,0 +1,160 @@
+"""build_studio: the Gradio web studio; mount_studio puts it at / on the API's FastAPI app.
+
+The studio is a face like the CLI and the API: every button submits to the one JobService, so the
+browser, the command line and HTTP clients share one queue and one history.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI
+
+from cadenza import __version__
+from cadenza.errors import CadenzaError
+from cadenza.jobs.models import FINISHED
+from cadenza.jobs.service import JobService
+from cadenza.ui.forms import previous_results
+from cadenza.ui.panel import PanelView, artifact_path, build_panel, error_html, recipe_request
+from cadenza.ui.tabs.generate import GenerateTab
+from cadenza.ui.tabs.history import HistoryTab
+from cadenza.ui.tabs.lyrics import LyricsTab
+from cadenza.ui.tabs.song_tasks import SONG_TASKS, SongTaskTab
+
+EXPORT_FORMATS = ("stems-zip", "ardour", "reaper")
+EXPORT_WAIT_SECONDS = 120
+
+THEME = gr.themes.Soft(
+    primary_hue="violet",
+    secondary_hue="amber",
+    neutral_hue="slate",
+    radius_size="md",
+    font=["Inter", "ui-sans-serif", "system-ui", "sans-serif"],  # local fonts: the studio works offline
+    font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
+)
+
+CSS = """
+.cz-header { display: flex; align-items: baseline; gap: .75rem; flex-wrap: wrap; }
+.cz-header h1 { margin: 0; font-size: 1.6rem; letter-spacing: .02em; }
+.cz-header .cz-tagline { color: var(--body-text-color-subdued); }
+.cz-forms, .cz-panel { min-width: 0 !important; }
+#cz-player { overflow: hidden; }
+.cz-note { color: var(--body-text-color-subdued); font-size: .9rem; }
+.cz-job { margin: .25rem 0 .6rem; }
+.cz-job-head { font-size: .9rem; overflow-wrap: anywhere; }
+.cz-bar { height: 8px; border-radius: 4px; background: var(--neutral-200); overflow: hidden; margin-top: .3rem; }
+.cz-bar span { display: block; height: 100%; background: var(--color-accent); transition: width .3s ease; }
+.cz-job[data-status="failed"] .cz-bar span, .cz-job[data-status="cancelled"] .cz-bar span {
+  background: var(--error-text-color);
+}
+.cz-error-text { color: var(--error-text-color); font-weight: 600; margin: .25rem 0; }
+.cz-exports { flex-wrap: wrap; }
+"""
+
+HEAD = (
+    '<meta name="theme-color" content="#6d28d9"><meta name="description" content="Cadenza, a local-first music studio">'
+)
+
+
+def build_studio(service: JobService) -> gr.Blocks:
+    with gr.Blocks(title="Cadenza studio") as studio:
+        gr.HTML(
+            f'<div class="cz-header"><h1>Cadenza</h1><span class="cz-tagline">local-first music studio · '
+            f"v{__version__}</span></div>"
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320, elem_classes="cz-forms"), gr.Tabs(elem_id="cz-tabs") as tabs:
+                generate = GenerateTab(service)
+                song_tabs = [SongTaskTab(spec, service) for spec in SONG_TASKS]
+                lyrics = LyricsTab(service)
+                history = HistoryTab(service)
+            with gr.Column(scale=2, min_width=320):
+                panel = build_panel()
+        view = PanelView(service, panel)
+        for tab in (generate, *song_tabs, lyrics, history):
+            tab.wire(view)
+
+        for song_tab in song_tabs:
+            song_tab.tab.select(
+                lambda: gr.update(choices=previous_results(service)), None, song_tab.previous, queue=False
+            )
+
+        panel.cancel.click(view.cancel, panel.current, None, queue=False)
+        panel.takes.change(lambda job_id: view.show(job_id) if job_id else {}, panel.takes, panel.outputs)
+
+        forms_by_task = {"generate": generate, "lyrics": lyrics, **{t.spec.task: t for t in song_tabs}}
+        form_outputs = [tabs]
+        for form in forms_by_task.values():
+            form_outputs += list(form.fill({}).keys())
+
+        def reuse(job_id: str | None) -> dict[Any, Any]:
+            if not job_id:
+                return {}
+            job = service.get(job_id)
+            form = forms_by_task.get(job.task)
+            if form is None:
+                return {}
+            request = {**job.request, **recipe_request(job.recipe)}
+            return {tabs: gr.Tabs(selected=job.task), **form.fill(request)}
+
+        panel.reuse.click(reuse, panel.shown, form_outputs)
+
+        for button, export_format in zip(panel.exports, EXPORT_FORMATS, strict=True):
+            button.click(
+                lambda job_id, fmt=export_format: export(service, view, job_id, fmt),
+                panel.shown,
+                [panel.downloads, panel.export_error],
+            )
+    studio.queue(default_concurrency_limit=None)
+    return studio
+
+
+def export(service: JobService, view: PanelView, job_id: str | None, export_format: str):
+    """Run an export job on the shown song and add its archive to the downloads."""
+    if not job_id:
+        yield {view.panel.export_error: error_html("open a finished song first")}
+        return
+    try:
+        job = service.submit(task="export", input={"source": job_id, "format": export_format})
+    except CadenzaError as error:
+        yield {view.panel.export_error: error_html(error)}
+        return
+    yield {view.panel.export_error: f'<p class="cz-note">Exporting {export_format}…</p>'}
+    deadline = time.monotonic() + EXPORT_WAIT_SECONDS
+    while (job := service.get(job.id)).status not in FINISHED and time.monotonic() < deadline:
+        time.sleep(0.3)
+    archive = artifact_path(service, job, export_format)
+    if job.status != "succeeded" or archive is None:
+        yield {view.panel.export_error: error_html(job.error_message or f"the export is {job.status}")}
+        return
+    files = view.finished(service.get(job_id))[view.panel.downloads] or []
+    yield {view.panel.downloads: [*files, archive], view.panel.export_error: ""}
+
+
+def mount_studio(app: FastAPI, service: JobService) -> FastAPI:
+    """Serve the studio at / (the API stays at /api/v1, its docs at /docs)."""
+    settings = service.settings
+    settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    token = settings.api_token
+
+    def check_token(_user: str, password: str) -> bool:
+        return bool(token) and secrets.compare_digest(password.encode(), token.encode())
+
+    return gr.mount_gradio_app(
+        app,
+        build_studio(service),
+        path="",
+        auth=check_token if token else None,
+        auth_message="Sign in with any user name and the server's CADENZA_API_TOKEN as the password.",
+        allowed_paths=[str(settings.artifacts_dir)],
+        max_file_size=int(settings.max_upload_mb * 1024 * 1024),
+        ssr_mode=False,
+        theme=THEME,
+        css=CSS,
+        head=HEAD,
+        footer_links=["api"],
+    )

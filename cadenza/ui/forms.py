@@ -1,0 +1,124 @@
+"""Form pieces every task tab uses: the engine picker, the Advanced accordion, and a song source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from cadenza.engines import registry
+from cadenza.errors import CadenzaError, InputError
+from cadenza.jobs.service import JobService
+
+
+def engine_picker(task: str) -> gr.Dropdown:
+    """Engines that serve the task; unavailable ones are marked and their reason shown below."""
+    infos = [info for info in registry.describe() if task in info.tasks and info.name != "noop"]
+    choices = [(info.name if info.available else f"{info.name} (unavailable)", info.name) for info in infos]
+    reasons = [f"**{info.name}** — unavailable: {info.reason}" for info in infos if not info.available]
+    default = registry.DEFAULTS.get(task) or (choices[0][1] if choices else None)
+    picker = gr.Dropdown(
+        choices=choices,
+        value=default,
+        label="Engine",
+        elem_id=f"cz-{task}-engine",
+        interactive=len(choices) > 1,
+    )
+    if reasons:
+        gr.Markdown("\n\n".join(reasons), elem_classes="cz-note")
+    return picker
+
+
+def _field(name: str, spec: dict[str, Any], value: Any) -> gr.components.Component:
+    """One control for one property of an engine's advanced-parameter JSON schema."""
+    options = [s for s in spec.get("anyOf", [spec]) if s.get("type") != "null"]
+    kind = options[0] if options else spec
+    label = spec.get("title", name)
+    info = spec.get("description")
+    if "enum" in kind:
+        return gr.Dropdown(choices=kind["enum"], value=value, label=label, info=info)
+    if kind.get("type") == "boolean":
+        return gr.Checkbox(value=bool(value), label=label, info=info)
+    if kind.get("type") in ("number", "integer"):
+        return gr.Number(
+            value=value,
+            label=label,
+            info=info,
+            minimum=kind.get("minimum"),
+            maximum=kind.get("maximum"),
+            precision=0 if kind.get("type") == "integer" else None,
+        )
+    return gr.Textbox(value="" if value is None else str(value), label=label, info=info)
+
+
+def advanced_accordion(task: str, engine: gr.Dropdown) -> gr.State:
+    """An "Advanced" accordion drawn from the chosen engine's schema; returns the state holding the values."""
+    values = gr.State({})
+    with gr.Accordion("Advanced", open=False, elem_id=f"cz-{task}-advanced"):
+
+        @gr.render(inputs=[engine])
+        def draw(engine_name: str | None) -> None:
+            model = None
+            if engine_name:
+                try:
+                    model = registry.load(engine_name).advanced_model(task)
+                except CadenzaError as error:
+                    gr.Markdown(error.message)
+            if model is None:
+                gr.Markdown("This engine has no extra parameters.", elem_classes="cz-note")
+                return
+            for name, spec in model.model_json_schema().get("properties", {}).items():
+                control = _field(name, spec, spec.get("default"))
+
+                def remember(value: Any, current: dict[str, Any], key: str = name) -> dict[str, Any]:
+                    changed = dict(current)
+                    if value in (None, ""):
+                        changed.pop(key, None)
+                    else:
+                        changed[key] = value
+                    return changed
+
+                control.change(remember, [control, values], values)
+
+    engine.change(lambda _: {}, engine, values)
+    return values
+
+
+def source_picker(task: str) -> tuple[gr.Audio, gr.Dropdown]:
+    """Upload audio, or pick a previous result from the history."""
+    with gr.Group():
+        upload = gr.Audio(label="Upload audio", type="filepath", sources=["upload"], elem_id=f"cz-{task}-upload")
+        previous = gr.Dropdown(
+            label="…or a previous result",
+            choices=[],
+            value=None,
+            elem_id=f"cz-{task}-previous",
+            allow_custom_value=False,
+        )
+    return upload, previous
+
+
+def previous_results(service: JobService, limit: int = 50) -> list[tuple[str, str]]:
+    """Finished songs, newest first, as (label, job id) for a source picker."""
+    page = service.list(status="succeeded", limit=limit)
+    results = []
+    for job in page.items:
+        if any(artifact.role == "mix" for artifact in job.artifacts):
+            label = f"{job.created_at:%m-%d %H:%M} · {job.task} · {(job.prompt or '')[:40]} · {job.id[:8]}"
+            results.append((label, job.id))
+    return results
+
+
+def resolve_source(service: JobService, upload: str | None, previous: str | None) -> str:
+    """The source id for a request: a fresh upload wins over a picked result."""
+    if upload:
+        return service.upload_file(Path(upload)).id
+    if previous:
+        return previous
+    raise InputError("source: upload an audio file or pick a previous result")
+
+
+def number_or_none(value: float | None) -> float | None:
+    """Number boxes cannot be empty; 0 stands for "not set" where 0 is not a meaningful value."""
+    return None if value in (None, "", 0) else float(value)

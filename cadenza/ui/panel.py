@@ -1,0 +1,205 @@
+"""The result panel every tab shares: progress while jobs run, then the player, recipe and downloads.
+
+Handlers never block on work: they submit to the job service and then poll it, yielding updates, so
+the browser sees queue position and progress while the worker renders.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from cadenza.errors import CadenzaError
+from cadenza.jobs.models import FINISHED, Job
+from cadenza.jobs.service import JobService
+
+POLL_SECONDS = 0.4
+DOWNLOAD_ROLES = ("mix", "midi", "lyrics", "lrc", "recipe", "ardour", "reaper", "stems-zip")
+
+
+@dataclass
+class Panel:
+    """The components of the result panel; `current` holds the ids of the jobs on show."""
+
+    current: gr.State
+    shown: gr.State
+    status: gr.HTML
+    cancel: gr.Button
+    takes: gr.Radio
+    player: gr.Audio
+    text: gr.Textbox
+    recipe: gr.JSON
+    reuse: gr.Button
+    downloads: gr.File
+    exports: list[gr.Button]
+    export_error: gr.HTML
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        """Everything a handler may update; handlers yield dicts keyed by these components."""
+        parts = [self.current, self.shown, self.status, self.cancel, self.takes, self.player, self.text]
+        return [*parts, self.recipe, self.reuse, self.downloads, self.export_error]
+
+
+def build_panel() -> Panel:
+    with gr.Column(elem_classes="cz-panel"):
+        gr.Markdown("### Result", elem_classes="cz-panel-title")
+        current = gr.State([])
+        shown = gr.State(None)
+        status = gr.HTML('<p class="cz-idle">Nothing running. Submit something from a tab.</p>', elem_id="cz-status")
+        cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cz-cancel", size="sm")
+        takes = gr.Radio(label="Takes", choices=[], visible=False, elem_id="cz-takes")
+        player = gr.Audio(label="Player", type="filepath", interactive=False, elem_id="cz-player")
+        text = gr.Textbox(label="Lyrics", visible=False, lines=10, interactive=False, elem_id="cz-text")
+        reuse = gr.Button("Use these settings", visible=False, elem_id="cz-reuse", size="sm")
+        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="cz-downloads")
+        with gr.Row(elem_classes="cz-exports"):
+            exports = [
+                gr.Button("Stems zip", size="sm", elem_id="cz-export-stems-zip"),
+                gr.Button("Ardour session", size="sm", elem_id="cz-export-ardour"),
+                gr.Button("REAPER project", size="sm", elem_id="cz-export-reaper"),
+            ]
+        export_error = gr.HTML("", elem_classes="cz-error")
+        with gr.Accordion("Recipe", open=False):
+            recipe = gr.JSON(label="Recipe", elem_id="cz-recipe")
+    return Panel(current, shown, status, cancel, takes, player, text, recipe, reuse, downloads, exports, export_error)
+
+
+def error_html(error: CadenzaError | str) -> str:
+    message = error.message if isinstance(error, CadenzaError) else error
+    return f'<p class="cz-error-text" role="alert">{html.escape(message)}</p>'
+
+
+def queue_positions(service: JobService) -> dict[str, int]:
+    return {job_id: index for index, job_id in enumerate(service.store.queued_ids(), start=1)}
+
+
+def status_html(jobs: list[Job], positions: dict[str, int]) -> str:
+    rows = []
+    for job in jobs:
+        percent = 100 if job.status == "succeeded" else round(job.progress * 100)
+        if job.status == "queued":
+            detail = f"queued, position {positions.get(job.id, '?')}"
+        elif job.status == "running":
+            detail = f"{job.stage} · {percent}%"
+        elif job.status == "succeeded":
+            detail = "done" + _snapped_range(job)
+        else:
+            detail = f"{job.status}: {job.error_message or job.stage}"
+        seed = job.request.get("seed")
+        rows.append(
+            f'<div class="cz-job" data-status="{job.status}" data-job="{job.id}">'
+            f'<div class="cz-job-head"><b>{html.escape(job.task)}</b> · seed {seed} · '
+            f'<span class="cz-detail">{html.escape(detail)}</span></div>'
+            f'<div class="cz-bar"><span style="width:{percent}%"></span></div></div>'
+        )
+    return "".join(rows)
+
+
+def _snapped_range(job: Job) -> str:
+    operations = (job.recipe or {}).get("operations") or []
+    if job.task != "edit" or not operations or "start_s" not in operations[-1]:
+        return ""
+    edit = operations[-1]
+    return f" · repainted {edit['start_s']:.2f}–{edit['end_s']:.2f} s (snapped to bar lines)"
+
+
+def artifact_path(service: JobService, job: Job, role: str) -> str | None:
+    for artifact in job.artifacts:
+        if artifact.role == role:
+            return str(service.settings.home / artifact.path)
+    return None
+
+
+class PanelView:
+    """Turns jobs into panel updates; one per studio."""
+
+    def __init__(self, service: JobService, panel: Panel) -> None:
+        self.service, self.panel = service, panel
+
+    def finished(self, job: Job) -> dict[gr.components.Component, Any]:
+        p = self.panel
+        lyrics = artifact_path(self.service, job, "lyrics")
+        files = [path for role in DOWNLOAD_ROLES if (path := artifact_path(self.service, job, role))]
+        mix = artifact_path(self.service, job, "mix")
+        return {
+            p.shown: job.id,
+            p.player: gr.update(value=mix, visible=mix is not None or lyrics is None),
+            p.text: gr.update(value=Path(lyrics).read_text() if lyrics else "", visible=lyrics is not None),
+            p.recipe: job.recipe or {"task": job.task, "engine": job.engine, "request": job.request},
+            p.reuse: gr.update(visible=True),
+            p.downloads: files or None,
+        }
+
+    def follow(self, job_ids: list[str]) -> Iterator[dict[gr.components.Component, Any]]:
+        """Poll the jobs until all are finished, yielding progress; then show the first that succeeded."""
+        p = self.panel
+        first = True
+        while True:
+            jobs = [self.service.get(job_id) for job_id in job_ids]
+            running = [job for job in jobs if job.status not in FINISHED]
+            update: dict[gr.components.Component, Any] = {
+                p.status: status_html(jobs, queue_positions(self.service)),
+                p.cancel: gr.update(visible=bool(running)),
+            }
+            if first:
+                update.update(
+                    {p.current: job_ids, p.player: None, p.downloads: None, p.reuse: gr.update(visible=False)}
+                )
+                first = False
+            if not running:
+                done = [job for job in jobs if job.status == "succeeded"]
+                if len(jobs) > 1:
+                    choices = [(f"seed {job.request.get('seed')}", job.id) for job in done]
+                    update[p.takes] = gr.update(choices=choices, value=done[0].id if done else None, visible=True)
+                else:
+                    update[p.takes] = gr.update(visible=False)
+                if done:
+                    update.update(self.finished(done[0]))
+                yield update
+                return
+            yield update
+            time.sleep(POLL_SECONDS)
+
+    def submit(self, build: Callable[[], list[dict[str, Any]]], error_box: gr.HTML) -> Iterator[dict]:
+        """Build and submit the requests, report a refusal next to the form, then follow the jobs."""
+        try:
+            job_ids = [self.service.submit(**request).id for request in build()]
+        except CadenzaError as error:
+            yield {error_box: error_html(error)}
+            return
+        yield {error_box: ""}
+        yield from self.follow(job_ids)
+
+    def cancel(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            job = self.service.get(job_id)
+            if job.status not in FINISHED:
+                self.service.cancel(job_id)
+
+    def show(self, job_id: str | None) -> dict[gr.components.Component, Any]:
+        if not job_id:
+            return {}
+        try:
+            job = self.service.get(job_id)
+        except CadenzaError as error:
+            return {self.panel.status: error_html(error)}
+        update = {self.panel.status: status_html([job], {}), self.panel.current: [job.id]}
+        if job.status == "succeeded":
+            update.update(self.finished(job))
+        return update
+
+
+def recipe_request(recipe: dict[str, Any] | None) -> dict[str, Any]:
+    """The request a recipe was made from, as the forms want it."""
+    if not recipe:
+        return {}
+    request = recipe.get("request") or {}
+    return json.loads(json.dumps(request))
