@@ -83,7 +83,7 @@ def build_studio(service: JobService) -> gr.Blocks:
             )
 
         panel.cancel.click(view.cancel, panel.current, None, queue=False)
-        panel.takes.change(lambda job_id: view.show(job_id) if job_id else {}, panel.takes, panel.outputs)
+        panel.takes.change(view.show, panel.takes, panel.outputs)
 
         forms_by_task = {"generate": generate, "lyrics": lyrics, **{t.spec.task: t for t in song_tabs}}
         form_outputs = [tabs]
@@ -91,12 +91,10 @@ def build_studio(service: JobService) -> gr.Blocks:
             form_outputs += list(form.fill({}).keys())
 
         def reuse(job_id: str | None) -> dict[Any, Any]:
-            if not job_id:
-                return {}
-            job = service.get(job_id)
-            form = forms_by_task.get(job.task)
-            if form is None:
-                return {}
+            job = service.get(job_id) if job_id else None
+            form = forms_by_task.get(job.task) if job else None
+            if job is None or form is None:
+                return {tabs: gr.update()}
             request = {**job.request, **recipe_request(job.recipe)}
             return {tabs: gr.Tabs(selected=job.task), **form.fill(request)}
 

@@ -186,7 +186,7 @@ class PanelView:
 
     def show(self, job_id: str | None) -> dict[gr.components.Component, Any]:
         if not job_id:
-            return {}
+            return {self.panel.status: gr.update()}  # Gradio reads an empty dict as one value
         try:
             job = self.service.get(job_id)
         except CadenzaError as error:

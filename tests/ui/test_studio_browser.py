@@ -187,3 +187,26 @@ def test_screenshots_and_no_horizontal_scrolling(browser, studio: Server, name: 
         open_tab(page, tab)
         assert no_horizontal_overflow(page), f"{tab} scrolls sideways at {viewport['width']} px"
     page.close()
+
+
+def test_write_lyrics_fills_the_box_and_variations_become_takes(browser, studio: Server) -> None:
+    page = open_studio(browser, studio)
+    page.locator("#cz-generate-prompt textarea").fill("a rainy night in Lisbon")
+    page.locator("#cz-generate-lyrics-box").get_by_text("Lyrics").first.click()
+    page.click("#cz-generate-write")
+    page.wait_for_function("document.querySelector('#cz-generate-lyrics textarea').value.includes('[Chorus]')")
+    page.locator("#cz-generate-lyrics textarea").fill("")  # sung lyrics need minutes; takes are quicker without
+    page.locator("#cz-generate-style").get_by_text("Style").first.click()
+    set_number(page, "#cz-generate-n", 2)
+    set_number(page, "#cz-generate-duration", 12)
+    page.click("#cz-generate-run")
+    page.wait_for_function("document.querySelectorAll('#cz-status .cz-job[data-status=succeeded]').length === 2")
+    takes = page.locator("#cz-takes input[type=radio]")
+    takes.nth(1).wait_for()
+    assert takes.count() == 2
+    takes.nth(1).check()
+    second = page.locator("#cz-status .cz-job").nth(0)
+    page.wait_for_function("document.querySelectorAll('#cz-status .cz-job').length === 1")
+    assert second.get_attribute("data-status") == "succeeded"
+    assert abs(loaded_duration(page) - 12.0) < 0.5
+    page.close()
