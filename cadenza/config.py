@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="Bearer token every /api/v1 route then requires")
     models_dir: Path | None = Field(None, description="Where model weights live, one folder per model id")
     device: str | None = Field(None, description="cuda, mps or cpu; default the best available")
+    model_memory_mb: float | None = Field(
+        None, gt=0, description="Memory budget for loaded models per worker; default 80% of what is free"
+    )
     max_upload_mb: float = Field(200.0, gt=0)
     max_queue_depth: int = Field(200, gt=0)
     max_attempts: int = Field(2, ge=1, description="Runs of a job before a dead worker's job is failed")

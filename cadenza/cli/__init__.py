@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli import db, engines, generate, jobs, serve, tasks
+from cadenza.cli import db, doctor, engines, generate, jobs, models, serve, tasks
 
 app = typer.Typer(
     name="cadenza",
@@ -22,10 +22,12 @@ app.command("master")(tasks.master)
 app.command("stems")(tasks.stems)
 app.command("export")(tasks.export)
 app.command("engines")(engines.engines)
+app.command("doctor")(doctor.doctor)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(db.app, name="db")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ def generate(
     genre: Annotated[str | None, Option(help="See `cadenza engines` for the list")] = None,
     lyrics: Annotated[Path | None, Option(help="A text file of tagged lyrics", exists=True, dir_okay=False)] = None,
     engine: Annotated[str | None, Option(help="Default: the task's default engine")] = None,
+    model: Annotated[
+        str | None, Option(help="Neural engines: a model id (cadenza models list) or a saved model directory")
+    ] = None,
     audio_format: Annotated[str | None, Option("--format", help="wav, flac or mp3 [default: wav]")] = None,
     out: Annotated[Path, Option(help="Where to write the files")] = Path("cadenza-out"),
     recipe: Annotated[Path | None, Option(help="Reproduce the result of this recipe.json", exists=True)] = None,
@@ -65,6 +68,9 @@ def _request_fields(options: dict[str, Any], recipe: Path | None, as_json: bool)
         "lyrics": options["lyrics"].read_text() if options["lyrics"] else None,
     }
     fields.update({name: value for name, value in explicit.items() if value is not None})
+    if options.get("model"):
+        model = Path(options["model"]).expanduser()
+        fields["advanced"] = {**fields.get("advanced", {}), "model": str(model.resolve() if model.is_dir() else model)}
     return fields, engine
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
+from cadenza.engines.devices import pick_device
 from cadenza.errors import EngineUnavailable
 from cadenza.media.io import read_audio, write_audio
 from cadenza.tasks import StemsRequest, TaskRequest
@@ -82,7 +83,8 @@ class DemucsEngine:
         path = checkpoint(self.models_dir)
         if path is None:
             raise EngineUnavailable(f"the {MODEL} weights ({CHECKPOINT}) are missing; {FETCH}")
-        model = _load(path, ctx.device)
+        device = pick_device(ctx.device)
+        model = _load(path, device)
         ctx.progress(0.05, "read")
         audio, rate = read_audio(ctx.source().path)
         if rate != model.samplerate:
@@ -95,7 +97,7 @@ class DemucsEngine:
             ctx.check_cancelled()
             piece = torch.from_numpy(np.ascontiguousarray(stereo[start : start + chunk].T))[None]
             with torch.no_grad():
-                separated = apply_model(model, piece, device=ctx.device, split=True, overlap=0.25, progress=False)
+                separated = apply_model(model, piece, device=device, split=True, overlap=0.25, progress=False)
             parts[:, start : start + chunk] = separated[0].cpu().numpy().transpose(0, 2, 1)
             ctx.progress(0.1 + 0.8 * min(1.0, (start + chunk) / len(stereo)), "separate")
         other = list(model.sources).index("other") if "other" in model.sources else len(model.sources) - 1

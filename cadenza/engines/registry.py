@@ -11,6 +11,7 @@ from functools import cache
 
 from cadenza.engines.base import Engine, SourceAudio
 from cadenza.errors import EngineUnavailable, InputError
+from cadenza.tasks import TaskRequest
 
 # name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
 ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -20,6 +21,7 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
     "hpss": ("cadenza.engines.dsp:HpssEngine", ("stems",)),
     "demucs": ("cadenza.engines.demucs:DemucsEngine", ("stems",)),
+    "musicgen": ("cadenza.engines.musicgen:MusicgenEngine", ("generate", "extend")),
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),
@@ -66,8 +68,13 @@ def default_engine(task: str, source: SourceAudio | None = None) -> str | None:
     return DEFAULTS.get(task)
 
 
-def pick(task: str, engine: str | None = None, source: SourceAudio | None = None) -> Engine:
-    """The engine for `task`: the one asked for, or the task's default. Raises if it cannot serve it."""
+def pick(
+    task: str, engine: str | None = None, source: SourceAudio | None = None, request: TaskRequest | None = None
+) -> Engine:
+    """The engine for `task`: the one asked for, or the task's default. Raises if it cannot serve it.
+
+    Engines whose availability depends on the request (a model named in it) answer `available_for`.
+    """
     name = engine or default_engine(task, source)
     if name is None:
         raise InputError(f"no engine serves task {task!r}")
@@ -75,7 +82,8 @@ def pick(task: str, engine: str | None = None, source: SourceAudio | None = None
         serving = [n for n, (_, tasks) in ENGINES.items() if task in tasks]
         raise InputError(f"engine {name!r} does not serve task {task!r}; engines that do: {', '.join(serving)}")
     instance = load(name)
-    ok, reason = instance.available()
+    check = getattr(instance, "available_for", None)
+    ok, reason = check(request) if check is not None and request is not None else instance.available()
     if not ok:
         raise EngineUnavailable(f"engine {name!r} is unavailable: {reason}")
     return instance

@@ -51,7 +51,7 @@ class JobService:
             if source_id:
                 source, source_job = sources.resolve(self.settings, self.store, source_id)
                 parent_id = parent_id or (source_job.id if source_job else None)
-        chosen = registry.pick(task, engine, source)
+        chosen = registry.pick(task, engine, source, request)
         advanced_model = chosen.advanced_model(task)
         if advanced_model is not None:
             try:

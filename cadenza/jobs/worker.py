@@ -109,13 +109,13 @@ def run_job(
     heartbeat.start()
     try:
         request = parse_request(job.task, job.request)
-        engine = registry.pick(job.task, job.engine)
+        engine = registry.pick(job.task, job.engine, request=request)
         inputs = sources.resolve_inputs(settings, store, job.request)
         ctx = RunContext(
             inputs=inputs,
             seed=request.seed or 0,
             scratch=scratch,
-            device=settings.device or "cpu",
+            device=settings.device or "auto",  # neural engines resolve "auto" to cuda, mps or cpu
             on_progress=on_progress,
             cancel_event=cancel,
         )

@@ -1,0 +1,81 @@
+"""Tiny, randomly initialised neural models built from config objects, saved like real checkpoints.
+
+Same architectures and the same loading path as the real weights (save_pretrained, then the model
+manager and from_pretrained), small enough to run on a CPU in a test. The tokenizer is trained in
+memory, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CORPUS = [
+    "lofi hip hop rainy night warm rhodes vinyl",
+    "epic orchestral trailer drums strings brass",
+    "sunny folk acoustic guitar",
+    "dark techno kick bass synth",
+]
+
+
+def _t5_tokenizer():
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import T5TokenizerFast
+
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=120, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>")
+    tokenizer.train_from_iterator(CORPUS * 10, trainer)
+    return T5TokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", extra_ids=0
+    )
+
+
+def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
+    """A MusicGen with musicgen-small's audio codec shape (32 kHz, 50 frames/s, 4 codebooks), tiny widths."""
+    import torch
+    from transformers import (
+        EncodecConfig,
+        EncodecFeatureExtractor,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenProcessor,
+        T5Config,
+    )
+
+    tokenizer = _t5_tokenizer()
+    text = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2)
+    codec = EncodecConfig(
+        sampling_rate=32000,
+        audio_channels=1,
+        hidden_size=16,
+        num_filters=4,
+        upsampling_ratios=[8, 5, 4, 4],
+        codebook_size=64,
+        codebook_dim=16,
+        target_bandwidths=[1.2],  # 4 codebooks of 64 entries at 50 frames/s, as musicgen-small has 4 of 2048
+        num_lstm_layers=1,
+        normalize=False,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        ffn_dim=64,
+        num_codebooks=4,
+        pad_token_id=64,
+        bos_token_id=64,
+    )
+    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict())
+    torch.manual_seed(seed)
+    model = MusicgenForConditionalGeneration(config).eval()
+    model.generation_config.decoder_start_token_id = 64
+    model.generation_config.pad_token_id = 64
+    processor = MusicgenProcessor(
+        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000), tokenizer=tokenizer
+    )
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
