@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install dev clean
+.PHONY: demo test lint bench bench-neural install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: lint
 
 bench: $(STAMP)-dev
 	$(BIN)/python -m benchmarks.run
+
+# A musicgen-small-sized model with random weights: seconds per second of audio and peak memory.
+bench-neural: $(STAMP)-dev
+	$(BIN)/python -m benchmarks.neural
 
 clean:
 	rm -rf $(VENV) demo cadenza-out .pytest_cache .ruff_cache

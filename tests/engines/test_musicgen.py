@@ -164,3 +164,22 @@ def test_the_cli_loads_a_model_directory(model_dir: Path, tmp_path: Path) -> Non
     assert report["status"] == "succeeded" and report["recipe"]["model"]["id"] == "tiny-musicgen"
     (wav,) = out.glob("*.wav")
     assert abs(sf.info(str(wav)).duration - 5.0) < 0.03
+
+
+def test_the_api_loads_a_model_named_in_the_input(model_dir: Path, tmp_path: Path) -> None:
+    from tests.api.conftest import Server, wait_for
+
+    env = {"CADENZA_MODELS_DIR": str(tmp_path / "none"), "HF_HUB_CACHE": str(tmp_path / "hf")}
+    server = Server(tmp_path / "home", env=env).start()
+    try:
+        with server.client() as client:
+            body = {"task": "generate", "engine": "musicgen", "input": {"prompt": "folk", "duration": 5}}
+            body["input"]["advanced"] = fast(model_dir)
+            job = client.post("/api/v1/jobs", json=body).json()
+            done = wait_for(client, job["id"], ("succeeded",))
+            assert done["recipe"]["model"]["id"] == "tiny-musicgen"
+            missing = client.post("/api/v1/jobs", json={**body, "input": {"prompt": "folk", "duration": 5}})
+            assert missing.status_code == 503 and missing.json()["error"]["code"] == "unavailable"
+            assert "hf download facebook/musicgen-small" in missing.json()["error"]["message"]
+    finally:
+        server.stop()
