@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -101,16 +102,15 @@ def build_studio(service: JobService) -> gr.Blocks:
         panel.reuse.click(reuse, panel.shown, form_outputs)
 
         for button, export_format in zip(panel.exports, EXPORT_FORMATS, strict=True):
+            # A partial, not a lambda: Gradio must see a generator function to stream its updates.
             button.click(
-                lambda job_id, fmt=export_format: export(service, view, job_id, fmt),
-                panel.shown,
-                [panel.downloads, panel.export_error],
+                partial(export, service, view, export_format), panel.shown, [panel.downloads, panel.export_error]
             )
     studio.queue(default_concurrency_limit=None)
     return studio
 
 
-def export(service: JobService, view: PanelView, job_id: str | None, export_format: str):
+def export(service: JobService, view: PanelView, export_format: str, job_id: str | None):
     """Run an export job on the shown song and add its archive to the downloads."""
     if not job_id:
         yield {view.panel.export_error: error_html("open a finished song first")}

@@ -114,6 +114,8 @@ def test_generate_play_find_in_history_reuse_and_edit(browser, studio: Server) -
     seed = page.locator("#cz-generate-seed input").input_value()
     assert abs(loaded_duration(page) - 16.0) < 0.5
     assert page.locator("#cz-downloads").get_by_text(re.compile(r"\.mid$")).count() == 1
+    page.click("#cz-export-ardour")
+    page.locator("#cz-downloads").get_by_text(re.compile(r"\.zip$")).first.wait_for()
 
     open_tab(page, "History")
     page.locator("#cz-history-search textarea, #cz-history-search input").first.fill("reggae")
