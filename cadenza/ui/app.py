@@ -61,7 +61,8 @@ HEAD = (
 
 
 def build_studio(service: JobService) -> gr.Blocks:
-    with gr.Blocks(title="Cadenza studio") as studio:
+    # A local-first studio does not phone home: no Gradio usage analytics.
+    with gr.Blocks(title="Cadenza studio", analytics_enabled=False) as studio:
         gr.HTML(
             f'<div class="cz-header"><h1>Cadenza</h1><span class="cz-tagline">local-first music studio · '
             f"v{__version__}</span></div>"
