@@ -11,7 +11,6 @@ stops decoding at the next step.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
-from cadenza.errors import EngineUnavailable
+from cadenza.engines.neural import NeuralEngine
 from cadenza.media.io import mime_for, read_audio, write_audio
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import ExtendRequest, GenerateRequest, TaskRequest
@@ -47,10 +46,6 @@ class MusicgenAdvanced(BaseModel):
     context_seconds: float = Field(10.0, ge=1.0, le=20.0, description="Seconds kept as the prompt of the next window")
 
 
-def _packages_missing() -> list[str]:
-    return [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
-
-
 def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
     from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
@@ -61,25 +56,11 @@ def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
     return model.to(device).eval(), processor
 
 
-class MusicgenEngine:
+class MusicgenEngine(NeuralEngine):
     name = "musicgen"
     version = __version__
     tasks = ("generate", "extend")
-
-    def available(self) -> tuple[bool, str]:
-        return self.available_for(None)
-
-    def available_for(self, request: TaskRequest | None) -> tuple[bool, str]:
-        """Usable when torch and transformers are installed and the requested (or default) model is here."""
-        missing = _packages_missing()
-        if missing:
-            return False, f"needs {' and '.join(missing)}: pip install torch==2.13.0 (CPU) then pip install '.[neural]'"
-        model = (request.advanced.get("model") if request is not None else None) or DEFAULT_MODEL
-        try:
-            resolved = resolve(str(model), self.name)
-        except EngineUnavailable as exc:
-            return False, exc.message
-        return True, f"{resolved.id} from {resolved.path}"
+    default_model = DEFAULT_MODEL
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
         return MusicgenAdvanced
@@ -91,20 +72,13 @@ class MusicgenEngine:
         """Load (or reuse) the model, decode window by window, write the mix and the recipe."""
         import torch
 
-        from cadenza.config import load_settings
-        from cadenza.engines.devices import MODELS, dtype_for, pick_device, weights_bytes
+        from cadenza.engines.devices import dtype_for, pick_device
 
         advanced = MusicgenAdvanced.model_validate(request.advanced)
         resolved = resolve(advanced.model, self.name)
         device = pick_device(ctx.device)
         ctx.progress(0.02, "load")
-        budget = load_settings().model_memory_mb
-        model, processor = MODELS.get(
-            (str(resolved.path), device),
-            weights_bytes(resolved.path),
-            int(budget * 2**20) if budget else None,
-            lambda: _load(resolved, device),
-        )
+        model, processor = self.loaded(resolved, device, lambda: _load(resolved, device))
         sample_rate = int(model.config.audio_encoder.sampling_rate)
         torch.manual_seed(ctx.seed)
         if isinstance(request, ExtendRequest):
