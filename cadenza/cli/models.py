@@ -71,17 +71,17 @@ def check(
     """Find the model, read its config and report what it is; never downloads."""
     import json
 
-    from cadenza.models.resolve import resolve
+    from cadenza.models.resolve import config_file, resolve
 
     with domain_errors(as_json):
         found = resolve(model)
-    config = json.loads((found.path / "config.json").read_text())
+    config = json.loads(config_file(found.path).read_text())
     report = {
         "id": found.id,
         "path": str(found.path),
         "revision": found.revision,
         "source": found.source,
-        "architectures": config.get("architectures"),
+        "architectures": config.get("architectures") or [config.get("_class_name")],
         "model_type": config.get("model_type"),
         "weights_mb": round(_weights_bytes(found.path) / 2**20, 1),
     }

@@ -22,6 +22,7 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "hpss": ("cadenza.engines.dsp:HpssEngine", ("stems",)),
     "demucs": ("cadenza.engines.demucs:DemucsEngine", ("stems",)),
     "musicgen": ("cadenza.engines.musicgen:MusicgenEngine", ("generate", "extend")),
+    "stable_audio": ("cadenza.engines.stable_audio:StableAudioEngine", ("generate",)),
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),

@@ -28,5 +28,14 @@ CATALOG = {
         ModelSpec(
             "musicgen-large", "musicgen", ("generate", "extend"), "facebook/musicgen-large", 13.0, 16, "CC-BY-NC-4.0"
         ),
+        ModelSpec(
+            "stable-audio-open-1.0",
+            "stable_audio",
+            ("generate",),
+            "stabilityai/stable-audio-open-1.0",
+            4.9,
+            8,
+            "Stability AI Community License",
+        ),
     )
 }

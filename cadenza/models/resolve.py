@@ -28,9 +28,16 @@ def fetch_command(spec: ModelSpec) -> str:
     return f"hf download {spec.repo_id} --local-dir $CADENZA_MODELS_DIR/{spec.id}"
 
 
+CONFIG_FILES = ("config.json", "model_index.json")  # a transformers model, or a diffusers pipeline
+
+
+def config_file(folder: Path) -> Path | None:
+    return next((folder / name for name in CONFIG_FILES if (folder / name).is_file()), None)
+
+
 def _local_revision(folder: Path) -> str:
-    config = folder / "config.json"
-    digest = hashlib.sha256(config.read_bytes()).hexdigest()[:12] if config.is_file() else "unknown"
+    config = config_file(folder)
+    digest = hashlib.sha256(config.read_bytes()).hexdigest()[:12] if config else "unknown"
     return f"local-{digest}"
 
 
@@ -55,8 +62,11 @@ def resolve(model: str, engine: str | None = None) -> ResolvedModel:
     """A model id from the catalog or a directory holding a saved model."""
     explicit = Path(model).expanduser()
     if explicit.is_dir():
-        if not (explicit / "config.json").is_file():
-            raise InputError(f"{explicit} has no config.json; point --model at a folder saved with save_pretrained")
+        if config_file(explicit) is None:
+            raise InputError(
+                f"{explicit} has no config.json or model_index.json; "
+                "point --model at a folder saved with save_pretrained"
+            )
         return ResolvedModel(explicit.name, explicit, _local_revision(explicit), "path", [str(explicit)])
     spec = CATALOG.get(model)
     if spec is None or (engine is not None and spec.engine != engine):
@@ -67,11 +77,11 @@ def resolve(model: str, engine: str | None = None) -> ResolvedModel:
     if base is not None:
         candidate = base / spec.id
         looked.append(str(candidate))
-        if (candidate / "config.json").is_file():
+        if config_file(candidate) is not None:
             return ResolvedModel(spec.id, candidate, _local_revision(candidate), "models-dir", looked)
     looked.append(f"Hugging Face cache ({spec.repo_id})")
     snapshot = _hf_cache_snapshot(spec.repo_id)
-    if snapshot is not None and (snapshot / "config.json").is_file():
+    if snapshot is not None and config_file(snapshot) is not None:
         return ResolvedModel(spec.id, snapshot, snapshot.name, "hf-cache", looked)
     raise EngineUnavailable(
         f"model {spec.id} is not on this machine (looked in {'; '.join(looked)}); "

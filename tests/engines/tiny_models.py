@@ -84,3 +84,60 @@ def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def tiny_stable_audio(folder: Path, seed: int = 0) -> Path:
+    """A StableAudioPipeline with Stable Audio Open's shapes where they matter (44.1 kHz stereo, a 2048x
+    autoencoder hop, 1024 latent frames: 47.5 s at most), tiny widths."""
+    import torch
+    from diffusers import (
+        AutoencoderOobleck,
+        CosineDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+    )
+    from diffusers.pipelines.stable_audio import StableAudioProjectionModel
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    tokenizer = _t5_tokenizer()
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2)
+    )
+    latent = 8
+    transformer = StableAudioDiTModel(
+        sample_size=1024,
+        in_channels=latent,
+        num_layers=2,
+        attention_head_dim=8,
+        num_attention_heads=2,
+        num_key_value_attention_heads=1,
+        out_channels=latent,
+        cross_attention_dim=16,
+        time_proj_dim=16,
+        global_states_input_dim=32,
+        cross_attention_input_dim=16,
+    )
+    vae = AutoencoderOobleck(
+        encoder_hidden_size=8,
+        downsampling_ratios=[2, 4, 4, 8, 8],
+        channel_multiples=[1, 1, 1, 1, 1],
+        decoder_channels=8,
+        decoder_input_channels=latent,
+        audio_channels=2,
+        sampling_rate=44100,
+    )
+    projection = StableAudioProjectionModel(text_encoder_dim=32, conditioning_dim=16, min_value=0, max_value=512)
+    scheduler = CosineDPMSolverMultistepScheduler(
+        solver_order=2, prediction_type="v_prediction", sigma_data=1.0, sigma_schedule="exponential"
+    )
+    pipeline = StableAudioPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        projection_model=projection,
+        tokenizer=tokenizer,
+        transformer=transformer,
+        scheduler=scheduler,
+    )
+    pipeline.save_pretrained(folder)
+    return folder

@@ -1,0 +1,116 @@
+"""Stable Audio Open (diffusers StableAudioPipeline): up to ~47 s of stereo 44.1 kHz audio from text.
+
+Weights come from the model manager, offline, and stay loaded in the worker's model cache. Progress
+and cancellation go through the pipeline's per-step callback. Needs torchsde (its scheduler).
+
+    cadenza generate "ambient pads, slow evolving" --engine stable_audio --duration 30
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cadenza import __version__
+from cadenza.engines.base import Artifact, EngineOutput, RunContext
+from cadenza.engines.neural import NeuralEngine
+from cadenza.errors import InputError
+from cadenza.media.io import mime_for, write_audio
+from cadenza.models.resolve import ResolvedModel, resolve
+from cadenza.tasks import GenerateRequest, TaskRequest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEFAULT_MODEL = "stable-audio-open-1.0"
+
+
+class StableAudioAdvanced(BaseModel):
+    """Stable Audio's sampling knobs (the UI draws them from this schema)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(DEFAULT_MODEL, description="A model id (cadenza models list) or a saved pipeline directory")
+    steps: int = Field(100, ge=1, le=500, description="Denoising steps; more is slower and cleaner")
+    guidance_scale: float = Field(7.0, ge=0.0, le=20.0, description="Classifier-free guidance")
+    negative_prompt: str = Field("low quality, distorted", max_length=500, description="What to steer away from")
+
+
+def _load(resolved: ResolvedModel, device: str) -> Any:
+    from diffusers import StableAudioPipeline
+
+    from cadenza.engines.devices import dtype_for
+
+    return StableAudioPipeline.from_pretrained(resolved.path, torch_dtype=dtype_for(device)).to(device)
+
+
+def longest_seconds(pipeline: Any) -> float:
+    """What the model can make in one go: its latent length times the autoencoder's hop."""
+    hop = 1
+    for ratio in pipeline.vae.config.downsampling_ratios:
+        hop *= ratio
+    return pipeline.transformer.config.sample_size * hop / pipeline.vae.config.sampling_rate
+
+
+class StableAudioEngine(NeuralEngine):
+    name = "stable_audio"
+    version = __version__
+    tasks = ("generate",)
+    packages = ("torch", "transformers", "diffusers", "torchsde")
+    default_model = DEFAULT_MODEL
+
+    def advanced_model(self, task: str) -> type[BaseModel] | None:
+        return StableAudioAdvanced
+
+    def estimate_seconds(self, request: TaskRequest) -> float:
+        return 2.0 * float(request.advanced.get("steps", 100))
+
+    def run(self, request: TaskRequest, ctx: RunContext) -> EngineOutput:
+        """Denoise in one pass (the model has no continuation), reporting each step; write the stereo mix."""
+        assert isinstance(request, GenerateRequest)
+        import torch
+
+        from cadenza.engines.devices import dtype_for, pick_device
+
+        advanced = StableAudioAdvanced.model_validate(request.advanced)
+        resolved = resolve(advanced.model, self.name)
+        device = pick_device(ctx.device)
+        ctx.progress(0.02, "load")
+        pipeline = self.loaded(resolved, device, lambda: _load(resolved, device))
+        limit = longest_seconds(pipeline)
+        if request.duration > limit:
+            raise InputError(f"duration: {resolved.id} makes at most {limit:.1f} s in one piece; ask for less")
+
+        def on_step(step: int, _timestep: Any, _latents: Any) -> None:
+            ctx.check_cancelled()  # raising here stops the denoising loop
+            ctx.progress(0.05 + 0.9 * (step + 1) / advanced.steps, "denoise")
+
+        generator = torch.Generator(device="cpu").manual_seed(ctx.seed)
+        result = pipeline(
+            request.prompt or "music",
+            negative_prompt=advanced.negative_prompt or None,
+            audio_end_in_s=request.duration,
+            num_inference_steps=advanced.steps,
+            guidance_scale=advanced.guidance_scale,
+            generator=generator,
+            callback=on_step,
+            callback_steps=1,
+        )
+        ctx.check_cancelled()
+        ctx.progress(0.97, "write")
+        audio = result.audios[0].T.float().cpu().numpy()
+        sample_rate = int(pipeline.vae.config.sampling_rate)
+        path = write_audio(ctx.scratch / f"stable_audio.{request.format}", audio, sample_rate)
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": request.task,
+            "seed": ctx.seed,
+            "model": {"id": resolved.id, "revision": resolved.revision, "source": resolved.source},
+            "device": device,
+            "dtype": str(dtype_for(device)).removeprefix("torch."),
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
+        }
+        duration = len(audio) / sample_rate
+        return EngineOutput([Artifact(path, "audio", "mix", mime_for(path), duration, sample_rate)], recipe)
