@@ -21,52 +21,10 @@ SECONDS = float(os.environ.get("CADENZA_BENCH_NEURAL_SECONDS", "4"))
 
 
 def small_sized_model(folder: Path) -> Path:
-    import torch
-    from transformers import (
-        EncodecConfig,
-        EncodecFeatureExtractor,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        MusicgenProcessor,
-        T5Config,
-    )
-
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.engines.tiny_models import _t5_tokenizer
+    from tests.engines.tiny_models import SMALL, random_musicgen
 
-    tokenizer = _t5_tokenizer()
-    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12)
-    codec = EncodecConfig(
-        sampling_rate=32000,
-        audio_channels=1,
-        hidden_size=128,
-        num_filters=64,
-        upsampling_ratios=[8, 5, 4, 4],
-        codebook_size=2048,
-        codebook_dim=128,
-        target_bandwidths=[2.2],
-        num_lstm_layers=2,
-        normalize=False,
-    )
-    decoder = MusicgenDecoderConfig(
-        vocab_size=2048,
-        hidden_size=1024,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        ffn_dim=4096,
-        num_codebooks=4,
-        pad_token_id=2048,
-        bos_token_id=2048,
-    )
-    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict())
-    torch.manual_seed(0)
-    model = MusicgenForConditionalGeneration(config).eval()
-    model.generation_config.decoder_start_token_id = 2048
-    model.generation_config.pad_token_id = 2048
-    model.save_pretrained(folder)
-    MusicgenProcessor(EncodecFeatureExtractor(feature_size=1, sampling_rate=32000), tokenizer).save_pretrained(folder)
-    return folder
+    return random_musicgen(folder, SMALL)
 
 
 def main() -> dict[str, float]:

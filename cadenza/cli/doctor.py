@@ -47,14 +47,14 @@ def _torch_report() -> dict[str, Any]:
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Python, torch and its build, CUDA/MPS/CPU, GPU memory, RAM, ffmpeg, SoundFonts, and usable engines."""
     from cadenza.engines import registry
-    from cadenza.engines.devices import _available_ram
+    from cadenza.engines.devices import available_ram
     from cadenza.engines.procedural.soundfont import pick_renderer
 
     renderer = pick_renderer()
     report = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "ram_available_gb": round(_available_ram() / 2**30, 1),
+        "ram_available_gb": round(available_ram() / 2**30, 1),
         "torch": _torch_report(),
         "ffmpeg": shutil.which("ffmpeg"),
         "soundfont": {"renderer": renderer.kind, "file": str(renderer.soundfont) if renderer.soundfont else None},

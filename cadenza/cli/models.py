@@ -71,6 +71,7 @@ def check(
     """Find the model, read its config and report what it is; never downloads."""
     import json
 
+    from cadenza.engines.devices import weights_bytes
     from cadenza.models.resolve import config_file, resolve
 
     with domain_errors(as_json):
@@ -83,17 +84,13 @@ def check(
         "source": found.source,
         "architectures": config.get("architectures") or [config.get("_class_name")],
         "model_type": config.get("model_type"),
-        "weights_mb": round(_weights_bytes(found.path) / 2**20, 1),
+        "weights_mb": round(weights_bytes(found.path) / 2**20, 1),
     }
     if as_json:
         emit_json(report)
         return
     for key, value in report.items():
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
-
-
-def _weights_bytes(folder: Any) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".th"))
 
 
 def _hf_cache() -> str:

@@ -45,7 +45,7 @@ def dtype_for(device: str) -> Any:
     return torch.float32
 
 
-def _available_ram() -> int:
+def available_ram() -> int:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -62,7 +62,7 @@ def free_memory(device: str) -> int:
 
         free, _total = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
-    return _available_ram()
+    return available_ram()
 
 
 def weights_bytes(folder: Path) -> int:

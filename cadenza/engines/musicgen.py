@@ -20,9 +20,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza import __version__
-from cadenza.engines.base import Artifact, EngineOutput, RunContext
+from cadenza.engines.base import EngineOutput, RunContext
 from cadenza.engines.neural import NeuralEngine
-from cadenza.media.io import mime_for, read_audio, write_audio
+from cadenza.media.io import read_audio
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import ExtendRequest, GenerateRequest, TaskRequest
 
@@ -72,7 +72,7 @@ class MusicgenEngine(NeuralEngine):
         """Load (or reuse) the model, decode window by window, write the mix and the recipe."""
         import torch
 
-        from cadenza.engines.devices import dtype_for, pick_device
+        from cadenza.engines.devices import pick_device
 
         advanced = MusicgenAdvanced.model_validate(request.advanced)
         resolved = resolve(advanced.model, self.name)
@@ -91,20 +91,9 @@ class MusicgenEngine(NeuralEngine):
             audio = self._decode(model, processor, request.prompt, request.duration, None, advanced, ctx)
             name = "musicgen"
         ctx.check_cancelled()
-        ctx.progress(0.97, "write")
-        path = write_audio(ctx.scratch / f"{name}.{request.format}", audio[:, None], sample_rate)
-        recipe = {
-            "engine": self.name,
-            "engine_version": self.version,
-            "task": request.task,
-            "seed": ctx.seed,
-            "model": {"id": resolved.id, "revision": resolved.revision, "source": resolved.source},
-            "device": device,
-            "dtype": str(dtype_for(device)).removeprefix("torch."),
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
-        }
-        duration = len(audio) / sample_rate
-        return EngineOutput([Artifact(path, "audio", "mix", mime_for(path), duration, sample_rate)], recipe)
+        return self.publish(
+            audio[:, None], sample_rate, name, request, ctx, resolved=resolved, device=device, advanced=advanced
+        )
 
     def _decode(
         self,

@@ -6,7 +6,12 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+from pydantic import BaseModel
+
+from cadenza.engines.base import Artifact, EngineOutput, RunContext
 from cadenza.errors import EngineUnavailable
+from cadenza.media.io import mime_for, write_audio
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import TaskRequest
 
@@ -15,6 +20,7 @@ class NeuralEngine:
     """Mixin: `name`, `packages` and `default_model` are set by the engine."""
 
     name: str
+    version: str
     packages: tuple[str, ...] = ("torch", "transformers")
     default_model: str
 
@@ -41,3 +47,33 @@ class NeuralEngine:
         budget = load_settings().model_memory_mb
         key = (str(resolved.path), device)
         return MODELS.get(key, weights_bytes(resolved.path), int(budget * 2**20) if budget else None, load)
+
+    def publish(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        filename: str,
+        request: TaskRequest,
+        ctx: RunContext,
+        *,
+        resolved: ResolvedModel,
+        device: str,
+        advanced: BaseModel,
+    ) -> EngineOutput:
+        """Write the (frames, channels) mix into the scratch dir with a recipe naming model, revision and device."""
+        from cadenza.engines.devices import dtype_for
+
+        ctx.progress(0.97, "write")
+        path = write_audio(ctx.scratch / f"{filename}.{getattr(request, 'format', 'wav')}", audio, sample_rate)
+        recipe = {
+            "engine": self.name,
+            "engine_version": self.version,
+            "task": request.task,
+            "seed": ctx.seed,
+            "model": {"id": resolved.id, "revision": resolved.revision, "source": resolved.source},
+            "device": device,
+            "dtype": str(dtype_for(device)).removeprefix("torch."),
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
+        }
+        duration = len(audio) / sample_rate
+        return EngineOutput([Artifact(path, "audio", "mix", mime_for(path), duration, sample_rate)], recipe)

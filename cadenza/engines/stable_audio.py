@@ -14,10 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza import __version__
-from cadenza.engines.base import Artifact, EngineOutput, RunContext
+from cadenza.engines.base import EngineOutput, RunContext
 from cadenza.engines.neural import NeuralEngine
 from cadenza.errors import InputError
-from cadenza.media.io import mime_for, write_audio
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import GenerateRequest, TaskRequest
 
@@ -71,7 +70,7 @@ class StableAudioEngine(NeuralEngine):
         assert isinstance(request, GenerateRequest)
         import torch
 
-        from cadenza.engines.devices import dtype_for, pick_device
+        from cadenza.engines.devices import pick_device
 
         advanced = StableAudioAdvanced.model_validate(request.advanced)
         resolved = resolve(advanced.model, self.name)
@@ -98,19 +97,8 @@ class StableAudioEngine(NeuralEngine):
             callback_steps=1,
         )
         ctx.check_cancelled()
-        ctx.progress(0.97, "write")
         audio = result.audios[0].T.float().cpu().numpy()
         sample_rate = int(pipeline.vae.config.sampling_rate)
-        path = write_audio(ctx.scratch / f"stable_audio.{request.format}", audio, sample_rate)
-        recipe = {
-            "engine": self.name,
-            "engine_version": self.version,
-            "task": request.task,
-            "seed": ctx.seed,
-            "model": {"id": resolved.id, "revision": resolved.revision, "source": resolved.source},
-            "device": device,
-            "dtype": str(dtype_for(device)).removeprefix("torch."),
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
-        }
-        duration = len(audio) / sample_rate
-        return EngineOutput([Artifact(path, "audio", "mix", mime_for(path), duration, sample_rate)], recipe)
+        return self.publish(
+            audio, sample_rate, "stable_audio", request, ctx, resolved=resolved, device=device, advanced=advanced
+        )

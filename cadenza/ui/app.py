@@ -129,8 +129,7 @@ def export(service: JobService, view: PanelView, export_format: str, job_id: str
     if job.status != "succeeded" or archive is None:
         yield {view.panel.export_error: error_html(job.error_message or f"the export is {job.status}")}
         return
-    files = view.finished(service.get(job_id))[view.panel.downloads] or []
-    yield {view.panel.downloads: [*files, archive], view.panel.export_error: ""}
+    yield {view.panel.downloads: [*view.downloads(service.get(job_id)), archive], view.panel.export_error: ""}
 
 
 def mount_studio(app: FastAPI, service: JobService) -> FastAPI:

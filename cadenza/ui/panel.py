@@ -7,7 +7,6 @@ the browser sees queue position and progress while the worker renders.
 from __future__ import annotations
 
 import html
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -124,10 +123,13 @@ class PanelView:
     def __init__(self, service: JobService, panel: Panel) -> None:
         self.service, self.panel = service, panel
 
+    def downloads(self, job: Job) -> list[str]:
+        return [path for role in DOWNLOAD_ROLES if (path := artifact_path(self.service, job, role))]
+
     def finished(self, job: Job) -> dict[gr.components.Component, Any]:
         p = self.panel
         lyrics = artifact_path(self.service, job, "lyrics")
-        files = [path for role in DOWNLOAD_ROLES if (path := artifact_path(self.service, job, role))]
+        files = self.downloads(job)
         mix = artifact_path(self.service, job, "mix")
         return {
             p.shown: job.id,
@@ -198,8 +200,5 @@ class PanelView:
 
 
 def recipe_request(recipe: dict[str, Any] | None) -> dict[str, Any]:
-    """The request a recipe was made from, as the forms want it."""
-    if not recipe:
-        return {}
-    request = recipe.get("request") or {}
-    return json.loads(json.dumps(request))
+    """The request a recipe was made from (with its resolved seed and parameters), as the forms want it."""
+    return dict((recipe or {}).get("request") or {})

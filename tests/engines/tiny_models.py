@@ -7,7 +7,9 @@ memory, so nothing is downloaded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CORPUS = [
     "lofi hip hop rainy night warm rhodes vinyl",
@@ -36,8 +38,40 @@ def _t5_tokenizer():
     )
 
 
-def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
-    """A MusicGen with musicgen-small's audio codec shape (32 kHz, 50 frames/s, 4 codebooks), tiny widths."""
+@dataclass(frozen=True)
+class MusicgenWidths:
+    """What differs between a test-sized MusicGen and a real one; the audio codec's framing never does."""
+
+    text: dict[str, int]  # T5Config
+    codec: dict[str, Any]  # EncodecConfig
+    decoder: dict[str, int]  # MusicgenDecoderConfig
+    codebook_size: int
+
+
+TINY = MusicgenWidths(
+    text={"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_heads": 2},
+    # 4 codebooks of 64 entries at 50 frames/s (1.2 kbps), as musicgen-small has 4 of 2048 (2.2 kbps)
+    codec={"hidden_size": 16, "num_filters": 4, "codebook_dim": 16, "target_bandwidths": [1.2], "num_lstm_layers": 1},
+    decoder={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "ffn_dim": 64},
+    codebook_size=64,
+)
+# musicgen-small's widths: T5-base, the 32 kHz EnCodec, a 24-layer 1024-wide decoder.
+SMALL = MusicgenWidths(
+    text={"vocab_size": 32128, "d_model": 768, "d_kv": 64, "d_ff": 3072, "num_layers": 12, "num_heads": 12},
+    codec={
+        "hidden_size": 128,
+        "num_filters": 64,
+        "codebook_dim": 128,
+        "target_bandwidths": [2.2],
+        "num_lstm_layers": 2,
+    },
+    decoder={"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "ffn_dim": 4096},
+    codebook_size=2048,
+)
+
+
+def random_musicgen(folder: Path, widths: MusicgenWidths, seed: int = 0) -> Path:
+    """A randomly initialised MusicGen with musicgen-small's audio framing (32 kHz, 50 frames/s, 4 codebooks)."""
     import torch
     from transformers import (
         EncodecConfig,
@@ -50,40 +84,34 @@ def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
     )
 
     tokenizer = _t5_tokenizer()
-    text = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2)
+    text = T5Config(**{"vocab_size": tokenizer.vocab_size, **widths.text})
     codec = EncodecConfig(
         sampling_rate=32000,
         audio_channels=1,
-        hidden_size=16,
-        num_filters=4,
         upsampling_ratios=[8, 5, 4, 4],
-        codebook_size=64,
-        codebook_dim=16,
-        target_bandwidths=[1.2],  # 4 codebooks of 64 entries at 50 frames/s, as musicgen-small has 4 of 2048
-        num_lstm_layers=1,
+        codebook_size=widths.codebook_size,
         normalize=False,
+        **widths.codec,
     )
+    special = widths.codebook_size  # MusicGen's pad and start token sit just past the codebook
     decoder = MusicgenDecoderConfig(
-        vocab_size=64,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        ffn_dim=64,
-        num_codebooks=4,
-        pad_token_id=64,
-        bos_token_id=64,
+        vocab_size=widths.codebook_size, num_codebooks=4, pad_token_id=special, bos_token_id=special, **widths.decoder
     )
     config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict())
     torch.manual_seed(seed)
     model = MusicgenForConditionalGeneration(config).eval()
-    model.generation_config.decoder_start_token_id = 64
-    model.generation_config.pad_token_id = 64
+    model.generation_config.decoder_start_token_id = special
+    model.generation_config.pad_token_id = special
     processor = MusicgenProcessor(
         feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000), tokenizer=tokenizer
     )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
+    return random_musicgen(folder, TINY, seed)
 
 
 def tiny_stable_audio(folder: Path, seed: int = 0) -> Path:
