@@ -7,7 +7,6 @@ browser, the command line and HTTP clients share one queue and one history.
 from __future__ import annotations
 
 import secrets
-import time
 from functools import partial
 from typing import Any
 
@@ -16,10 +15,9 @@ from fastapi import FastAPI
 
 from cadenza import __version__
 from cadenza.errors import CadenzaError
-from cadenza.jobs.models import FINISHED
 from cadenza.jobs.service import JobService
 from cadenza.ui.forms import previous_results
-from cadenza.ui.panel import PanelView, artifact_path, build_panel, error_html, recipe_request
+from cadenza.ui.panel import PanelView, artifact_path, build_panel, error_html, recipe_request, wait_until_finished
 from cadenza.ui.tabs.generate import GenerateTab
 from cadenza.ui.tabs.history import HistoryTab
 from cadenza.ui.tabs.lyrics import LyricsTab
@@ -122,9 +120,7 @@ def export(service: JobService, view: PanelView, export_format: str, job_id: str
         yield {view.panel.export_error: error_html(error)}
         return
     yield {view.panel.export_error: f'<p class="cz-note">Exporting {export_format}…</p>'}
-    deadline = time.monotonic() + EXPORT_WAIT_SECONDS
-    while (job := service.get(job.id)).status not in FINISHED and time.monotonic() < deadline:
-        time.sleep(0.3)
+    job = wait_until_finished(service, job.id, EXPORT_WAIT_SECONDS)
     archive = artifact_path(service, job, export_format)
     if job.status != "succeeded" or archive is None:
         yield {view.panel.export_error: error_html(job.error_message or f"the export is {job.status}")}

@@ -110,6 +110,14 @@ def _snapped_range(job: Job) -> str:
     return f" · repainted {edit['start_s']:.2f}–{edit['end_s']:.2f} s (snapped to bar lines)"
 
 
+def wait_until_finished(service: JobService, job_id: str, timeout: float) -> Job:
+    """Poll a short job (lyrics, an export) until it ends or `timeout` seconds pass; returns its last state."""
+    deadline = time.monotonic() + timeout
+    while (job := service.get(job_id)).status not in FINISHED and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    return job
+
+
 def artifact_path(service: JobService, job: Job, role: str) -> str | None:
     for artifact in job.artifacts:
         if artifact.role == role:

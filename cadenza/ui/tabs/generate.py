@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import secrets
-import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from cadenza.errors import CadenzaError
-from cadenza.jobs.models import FINISHED
 from cadenza.jobs.service import JobService
 from cadenza.tasks import AUDIO_FORMATS, TIME_SIGNATURES
 from cadenza.ui.forms import advanced_accordion, engine_picker, number_or_none
-from cadenza.ui.panel import PanelView, error_html
+from cadenza.ui.panel import PanelView, artifact_path, error_html, wait_until_finished
 
 LYRICS_WAIT_SECONDS = 60
 
@@ -105,17 +104,12 @@ class GenerateTab:
             yield {self.lyrics_error: error_html(error)}
             return
         yield {self.lyrics_error: '<p class="cz-note">Writing…</p>'}
-        deadline = time.monotonic() + LYRICS_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            job = self.service.get(job.id)
-            if job.status in FINISHED:
-                break
-            time.sleep(0.3)
-        words = next((a for a in job.artifacts if a.role == "lyrics"), None)
+        job = wait_until_finished(self.service, job.id, LYRICS_WAIT_SECONDS)
+        words = artifact_path(self.service, job, "lyrics")
         if job.status != "succeeded" or words is None:
             yield {self.lyrics_error: error_html(job.error_message or f"the lyrics job is {job.status}")}
             return
-        yield {self.lyrics: (self.service.settings.home / words.path).read_text(), self.lyrics_error: ""}
+        yield {self.lyrics: Path(words).read_text(), self.lyrics_error: ""}
 
     def fill(self, request: dict[str, Any]) -> dict[gr.components.Component, Any]:
         """The form set to a recipe's request, seed locked so the same song comes back."""
