@@ -164,10 +164,12 @@ def write_section(kind: str, rng: np.random.Generator, theme: list[str], used: s
                     continue
                 chosen[letter] = list(rng.permutation(pool))
             pool = [w for w in chosen[letter] if w not in used]
-            line = _line(rng, pool[0], target, theme) if pool else None
+            # Some end words cannot close a short line (three-syllable "desire" in six): try the next one.
+            end = pool[attempt % len(pool)] if pool else None
+            line = _line(rng, end, target, theme) if end else None
             if line:
                 lines.append(line)
-                used.add(pool[0])
+                used.add(end)
                 break
             if letter in chosen and scheme.index(letter) == len(lines):
                 del chosen[letter]
