@@ -60,9 +60,16 @@ def open_studio(browser, studio: Server, viewport: dict[str, int] = DESKTOP):
 
 
 def set_number(page, selector: str, value: float) -> None:
+    # A number box inside an accordion that has just opened can be re-mounted with its initial value
+    # right after it was filled: fill it again until the value stays.
     box = page.locator(f"{selector} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
+    for _ in range(10):
+        box.fill(str(value))
+        box.press("Enter")
+        page.wait_for_timeout(150)
+        if box.input_value() == str(value):
+            return
+    raise AssertionError(f"{selector} would not keep the value {value}")
 
 
 def choose(page, selector: str, text: str) -> None:
@@ -197,11 +204,17 @@ def test_write_lyrics_fills_the_box_and_variations_become_takes(browser, studio:
     page.locator("#cz-generate-lyrics-box").get_by_text("Lyrics").first.click()
     page.click("#cz-generate-write")
     page.wait_for_function("document.querySelector('#cz-generate-lyrics textarea').value.includes('[Chorus]')")
-    page.locator("#cz-generate-lyrics textarea").fill("")  # sung lyrics need minutes; takes are quicker without
+    # The box fills a moment before Gradio closes the event, whose last message could refill a box cleared
+    # in between: clear it only once the event is over.
+    page.wait_for_function("!document.querySelector('#cz-generate-lyrics .generating')")
+    lyrics = page.locator("#cz-generate-lyrics textarea")
+    lyrics.fill("")  # sung lyrics need minutes; takes are quicker without
     page.locator("#cz-generate-style").get_by_text("Style").first.click()
     set_number(page, "#cz-generate-n", 2)
     set_number(page, "#cz-generate-duration", 12)
+    assert lyrics.input_value() == ""
     page.click("#cz-generate-run")
+    page.wait_for_function("document.querySelectorAll('#cz-status .cz-job').length === 2")
     page.wait_for_function("document.querySelectorAll('#cz-status .cz-job[data-status=succeeded]').length === 2")
     takes = page.locator("#cz-takes input[type=radio]")
     takes.nth(1).wait_for()
