@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -68,3 +69,22 @@ def progress_bar() -> Progress:
 
 def emit_json(payload: dict[str, Any]) -> None:
     print(json.dumps(payload, indent=2, default=str))
+
+
+ADVANCED_HELP = "Engine parameters as a JSON object, e.g. '{\"guidance_scale\": 4}' (see `cadenza engines --json`)"
+
+
+def advanced_fields(text: str | None, model: str | None, as_json: bool = False) -> dict[str, Any]:
+    """The request's `advanced` object from --advanced JSON and --model (a directory is made absolute)."""
+    advanced: dict[str, Any] = {}
+    if text:
+        try:
+            advanced = json.loads(text)
+        except ValueError as exc:
+            fail(f"--advanced is not JSON ({exc.msg}); expected an object such as '{{\"steps\": 50}}'", as_json=as_json)
+        if not isinstance(advanced, dict):
+            fail("--advanced must be a JSON object such as '{\"steps\": 50}'", as_json=as_json)
+    if model:
+        folder = Path(model).expanduser()
+        advanced["model"] = str(folder.resolve()) if folder.is_dir() else model
+    return advanced

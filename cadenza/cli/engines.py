@@ -25,6 +25,7 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
                 "available": i.available,
                 "reason": i.reason,
                 "default_for": [t for t, n in registry.DEFAULTS.items() if n == i.name],
+                "advanced_schema": registry.advanced_schemas(i.name),
             }
             for i in infos
         ],

@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from cadenza.cli.common import console, domain_errors, emit_json, fail, progress_bar, service
+from cadenza.cli.common import (
+    ADVANCED_HELP,
+    advanced_fields,
+    console,
+    domain_errors,
+    emit_json,
+    fail,
+    progress_bar,
+    service,
+)
 
 Option = typer.Option
 
@@ -29,6 +38,7 @@ def generate(
     model: Annotated[
         str | None, Option(help="Neural engines: a model id (cadenza models list) or a saved model directory")
     ] = None,
+    advanced: Annotated[str | None, Option(help=ADVANCED_HELP)] = None,
     audio_format: Annotated[str | None, Option("--format", help="wav, flac or mp3 [default: wav]")] = None,
     out: Annotated[Path, Option(help="Where to write the files")] = Path("cadenza-out"),
     recipe: Annotated[Path | None, Option(help="Reproduce the result of this recipe.json", exists=True)] = None,
@@ -68,9 +78,9 @@ def _request_fields(options: dict[str, Any], recipe: Path | None, as_json: bool)
         "lyrics": options["lyrics"].read_text() if options["lyrics"] else None,
     }
     fields.update({name: value for name, value in explicit.items() if value is not None})
-    if options.get("model"):
-        model = Path(options["model"]).expanduser()
-        fields["advanced"] = {**fields.get("advanced", {}), "model": str(model.resolve() if model.is_dir() else model)}
+    advanced = advanced_fields(options["advanced"], options["model"], as_json)
+    if advanced:
+        fields["advanced"] = {**fields.get("advanced", {}), **advanced}
     return fields, engine
 
 

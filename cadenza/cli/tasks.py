@@ -11,17 +11,32 @@ from typing import Annotated, Any
 
 import typer
 
-from cadenza.cli.common import console, domain_errors, service
+from cadenza.cli.common import ADVANCED_HELP, advanced_fields, console, domain_errors, service
 
 Out = Annotated[Path, typer.Option(help="Where to write the files")]
 Server = Annotated[str | None, typer.Option(help="Run it on a Cadenza server at this URL instead")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 Source = Annotated[str, typer.Argument(help="A job id, artifact id, upload id, or a local audio file")]
+Engine = Annotated[str | None, typer.Option(help="Default: the task's default engine (see `cadenza engines`)")]
+Model = Annotated[
+    str | None, typer.Option(help="Neural engines: a model id (cadenza models list) or a saved model directory")
+]
+Advanced = Annotated[str | None, typer.Option(help=ADVANCED_HELP)]
 
 
 def _submit(
-    task: str, engine: str | None, source: str, fields: dict[str, Any], out: Path, server: str | None, as_json: bool
+    task: str,
+    engine: str | None,
+    source: str,
+    fields: dict[str, Any],
+    out: Path,
+    server: str | None,
+    as_json: bool,
+    model: str | None = None,
+    advanced: str | None = None,
 ) -> None:
+    if chosen := advanced_fields(advanced, model, as_json):
+        fields = {**fields, "advanced": chosen}
     if server:
         from cadenza.cli.remote import run_remote, upload_remote
 
@@ -86,13 +101,16 @@ def edit(
     end: Annotated[float, typer.Option(help="Seconds; snapped to the nearest bar line")],
     prompt: Annotated[str, typer.Option(help="What the new bars should be")] = "",
     seed: Annotated[int | None, typer.Option(help="Seed of the new bars")] = None,
+    engine: Engine = None,
+    model: Model = None,
+    advanced: Advanced = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Repaint a range of a song, snapped to bar lines; everything outside it stays as it was."""
     fields = {"start": start, "end": end, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
-    _submit("edit", None, source, fields, out, server, as_json)
+    _submit("edit", engine, source, fields, out, server, as_json, model, advanced)
 
 
 def extend(
@@ -101,13 +119,16 @@ def extend(
     prompt: Annotated[str, typer.Option(help="What the new sections should be")] = "",
     seed: Annotated[int | None, typer.Option(help="Seed of the new sections")] = None,
     side: Annotated[str, typer.Option(help="end (the only side so far)")] = "end",
+    engine: Engine = None,
+    model: Model = None,
+    advanced: Advanced = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Continue a song with new sections in its tempo and key (a procedural song's ending moves to the new end)."""
     fields = {"seconds": seconds, "side": side, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
-    _submit("extend", None, source, fields, out, server, as_json)
+    _submit("extend", engine, source, fields, out, server, as_json, model, advanced)
 
 
 def lyrics(
@@ -151,6 +172,9 @@ def cover(
     bpm: Annotated[float | None, typer.Option(help="Override the source's tempo")] = None,
     key: Annotated[str | None, typer.Option(help="Override the source's key")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the arrangement")] = None,
+    engine: Engine = None,
+    model: Model = None,
+    advanced: Advanced = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -158,4 +182,4 @@ def cover(
     """Restyle a song: its melody and harmony re-arranged in the style of the prompt."""
     fields: dict[str, Any] = {"prompt": prompt, "strength": strength}
     fields |= {name: value for name, value in (("bpm", bpm), ("key", key), ("seed", seed)) if value is not None}
-    _submit("cover", None, source, fields, out, server, as_json)
+    _submit("cover", engine, source, fields, out, server, as_json, model, advanced)

@@ -34,12 +34,7 @@ def engines() -> dict[str, Any]:
     of each task's input and of the engine's advanced parameters."""
     items = []
     for info in registry.describe():
-        advanced: dict[str, Any] = {}
-        if info.available:
-            engine = registry.load(info.name)
-            for task in info.tasks:
-                model = engine.advanced_model(task)
-                advanced[task] = model.model_json_schema() if model else None
+        advanced = registry.advanced_schemas(info.name) if info.available else {}
         items.append(
             {
                 "name": info.name,
