@@ -1,4 +1,5 @@
-"""MusicGen (transformers): music from text, and songs continued from their last seconds.
+"""MusicGen (transformers): music from text, songs continued from their last seconds, and covers that
+follow a source's melody (MusicGen-Melody's chroma conditioning).
 
 Weights come from the model manager (an explicit directory, CADENZA_MODELS_DIR/<id>, or the Hugging
 Face cache, offline); they are loaded once per worker and kept in the LRU model cache. Songs longer than
@@ -7,6 +8,7 @@ of what exists and joined with a short crossfade. Progress is reported per decod
 stops decoding at the next step.
 
     cadenza generate "lofi hip hop" --engine musicgen --model ~/models/musicgen-small --duration 45
+    cadenza cover song.wav --engine musicgen --prompt "bossa nova, nylon guitar"   # musicgen-melody
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,13 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from cadenza import __version__
 from cadenza.engines.base import EngineOutput, RunContext
 from cadenza.engines.neural import NeuralEngine
+from cadenza.errors import InputError
 from cadenza.media.io import read_audio
 from cadenza.models.resolve import ResolvedModel, resolve
-from cadenza.tasks import ExtendRequest, GenerateRequest, TaskRequest
+from cadenza.tasks import CoverRequest, ExtendRequest, GenerateRequest, TaskRequest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
 
 DEFAULT_MODEL = "musicgen-small"
+MELODY_MODEL = "musicgen-melody"
 CROSSFADE_SECONDS = 0.05
 
 
@@ -37,7 +41,11 @@ class MusicgenAdvanced(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model: str = Field(DEFAULT_MODEL, description="A model id (cadenza models list) or a saved model directory")
+    model: str | None = Field(
+        None,
+        description=f"A model id (cadenza models list) or a saved model directory; "
+        f"default {DEFAULT_MODEL}, {MELODY_MODEL} for covers",
+    )
     guidance_scale: float = Field(3.0, ge=0.0, le=15.0, description="Classifier-free guidance; 1 turns it off")
     temperature: float = Field(1.0, gt=0.0, le=3.0, description="Sampling temperature")
     top_k: int = Field(250, ge=0, le=4096, description="Sample among the k likeliest tokens (0: all)")
@@ -47,20 +55,34 @@ class MusicgenAdvanced(BaseModel):
 
 
 def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
-    from transformers import AutoProcessor, MusicgenForConditionalGeneration
+    """The model and what prepares its inputs: MusicGen's processor, or MusicGen-Melody's tokenizer (its
+    processor needs torchaudio, which has no CPU build; the chroma is computed here instead)."""
+    from transformers import AutoConfig, AutoProcessor, AutoTokenizer
 
     from cadenza.engines.devices import dtype_for
 
-    model = MusicgenForConditionalGeneration.from_pretrained(resolved.path, dtype=dtype_for(device))
-    processor = AutoProcessor.from_pretrained(resolved.path)
+    if AutoConfig.from_pretrained(resolved.path).model_type == "musicgen_melody":
+        from transformers import MusicgenMelodyForConditionalGeneration as model_class
+
+        processor = AutoTokenizer.from_pretrained(resolved.path)
+    else:
+        from transformers import MusicgenForConditionalGeneration as model_class
+
+        processor = AutoProcessor.from_pretrained(resolved.path)
+    model = model_class.from_pretrained(resolved.path, dtype=dtype_for(device))
     return model.to(device).eval(), processor
+
+
+def is_melody(model: Any) -> bool:
+    return model.config.model_type == "musicgen_melody"
 
 
 class MusicgenEngine(NeuralEngine):
     name = "musicgen"
     version = __version__
-    tasks = ("generate", "extend")
+    tasks = ("generate", "extend", "cover")
     default_model = DEFAULT_MODEL
+    task_models: ClassVar[dict[str, str]] = {"cover": MELODY_MODEL}
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
         return MusicgenAdvanced
@@ -75,7 +97,8 @@ class MusicgenEngine(NeuralEngine):
         from cadenza.engines.devices import pick_device
 
         advanced = MusicgenAdvanced.model_validate(request.advanced)
-        resolved = resolve(advanced.model, self.name)
+        resolved = resolve(self.model_for(request.task, advanced.model), self.name)
+        advanced = advanced.model_copy(update={"model": advanced.model or resolved.id})
         device = pick_device(ctx.device)
         ctx.progress(0.02, "load")
         model, processor = self.loaded(resolved, device, lambda: _load(resolved, device))
@@ -86,6 +109,17 @@ class MusicgenEngine(NeuralEngine):
             prefix = _to_model_rate(source, source_rate, sample_rate)
             audio = self._decode(model, processor, request.prompt, request.seconds, prefix, advanced, ctx)
             name = f"{ctx.source().name}_extended"
+        elif isinstance(request, CoverRequest):
+            if not is_melody(model):
+                raise InputError(
+                    f"advanced.model: {resolved.id} has no melody conditioning; a musicgen cover needs "
+                    f"{MELODY_MODEL} (or leave the model out)"
+                )
+            source, source_rate = read_audio(ctx.source().path)
+            melody = Melody(_to_model_rate(source, source_rate, sample_rate), sample_rate, request.strength)
+            seconds = len(melody.audio) / sample_rate
+            audio = self._decode(model, processor, request.prompt, seconds, None, advanced, ctx, melody)
+            name = f"{ctx.source().name}_cover"
         else:
             assert isinstance(request, GenerateRequest)
             audio = self._decode(model, processor, request.prompt, request.duration, None, advanced, ctx)
@@ -104,8 +138,10 @@ class MusicgenEngine(NeuralEngine):
         prefix: np.ndarray | None,
         advanced: MusicgenAdvanced,
         ctx: RunContext,
+        melody: Melody | None = None,
     ) -> np.ndarray:
-        """`seconds` of new audio after `prefix` (if any), one window at a time; returns prefix + new audio."""
+        """`seconds` of new audio after `prefix` (if any), one window at a time; returns prefix + new audio.
+        With a melody, each window follows the melody over the same stretch of time."""
         sample_rate = int(model.config.audio_encoder.sampling_rate)
         frame_rate = float(model.config.audio_encoder.frame_rate)
         produced = prefix
@@ -115,7 +151,10 @@ class MusicgenEngine(NeuralEngine):
             room = advanced.window_seconds - (0.0 if context is None else len(context) / sample_rate)
             chunk = min(room, target - made)
             fraction = (made / target, chunk / target)
-            audio = self._window(model, processor, prompt, context, chunk, frame_rate, advanced, ctx, fraction)
+            start = made - (0.0 if context is None else len(context) / sample_rate)
+            chroma = None if melody is None else melody.chroma(model, start, advanced.window_seconds)
+            inputs = _inputs(model, processor, prompt, context, chroma)
+            audio = self._window(model, inputs, chunk, frame_rate, advanced, ctx, fraction)
             ctx.check_cancelled()
             wanted = int(chunk * sample_rate)
             if context is None:
@@ -137,9 +176,7 @@ class MusicgenEngine(NeuralEngine):
     def _window(
         self,
         model: Any,
-        processor: Any,
-        prompt: str,
-        context: np.ndarray | None,
+        inputs: dict[str, Any],
         seconds: float,
         frame_rate: float,
         advanced: MusicgenAdvanced,
@@ -149,14 +186,6 @@ class MusicgenEngine(NeuralEngine):
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        sample_rate = int(model.config.audio_encoder.sampling_rate)
-        if context is None:
-            inputs = processor(text=[prompt or "music"], padding=True, return_tensors="pt")
-        else:
-            inputs = processor(
-                audio=context, sampling_rate=sample_rate, text=[prompt or "music"], padding=True, return_tensors="pt"
-            )
-        inputs = {k: v.to(model.device) for k, v in inputs.items()}
         steps = int(np.ceil(seconds * frame_rate)) + model.decoder.num_codebooks  # the delay pattern eats a few
         with torch.inference_mode(), _cancel_stops_generate(ctx):
             output = model.generate(
@@ -171,6 +200,71 @@ class MusicgenEngine(NeuralEngine):
                 stopping_criteria=StoppingCriteriaList([_CancelRequested(ctx)]),
             )
         return output[0, 0].float().cpu().numpy()
+
+
+def _inputs(
+    model: Any, processor: Any, prompt: str, context: np.ndarray | None, chroma: Any | None = None
+) -> dict[str, Any]:
+    """The model's inputs for one window: the text, the audio it continues (if any), the melody (if any)."""
+    text = [prompt or "music"]
+    if not is_melody(model):
+        sample_rate = int(model.config.audio_encoder.sampling_rate)
+        audio = {} if context is None else {"audio": context, "sampling_rate": sample_rate}
+        inputs = dict(processor(text=text, padding=True, return_tensors="pt", **audio))
+    else:
+        inputs = dict(processor(text, padding=True, return_tensors="pt"))
+        if context is not None:  # the context's codec tokens, as MusicGen's processor makes for its own model
+            codes = model.audio_encoder.encode(
+                torch_audio(context, model.device, model.audio_encoder.dtype)
+            ).audio_codes
+            _frames, batch, codebooks, length = codes.shape
+            inputs["decoder_input_ids"] = codes[0].reshape(batch * codebooks, length)
+        if chroma is not None:
+            inputs["input_features"] = chroma.to(model.dtype)
+    return {name: value.to(model.device) for name, value in inputs.items()}
+
+
+def torch_audio(mono: np.ndarray, device: Any, dtype: Any) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(mono)).to(device=device, dtype=dtype)[None, None]
+
+
+class Melody:
+    """A source's melody as MusicGen-Melody hears it: the dominant pitch class of each STFT frame.
+
+    Computed as transformers' MusicgenMelodyFeatureExtractor does (16384-point STFT, 4096 hop, librosa's
+    chroma filters, one-hot of the loudest class, each window padded to 30 s with silence), with
+    torch.stft instead of torchaudio. `strength` blends it with the "no melody" input the model was
+    trained with: 1 follows the melody, 0 ignores it.
+    """
+
+    N_FFT, HOP, CHUNK_SECONDS = 16384, 4096, 30
+
+    def __init__(self, audio: np.ndarray, sample_rate: int, strength: float = 1.0) -> None:
+        self.audio, self.sample_rate, self.strength = audio, sample_rate, strength
+
+    def chroma(self, model: Any, start_seconds: float, window_seconds: float) -> Any:
+        import torch
+        from transformers.audio_utils import chroma_filter_bank
+
+        rate, count = self.sample_rate, model.config.num_chroma
+        begin = max(0, round(start_seconds * rate))
+        segment = self.audio[begin : begin + int(window_seconds * rate)]
+        padded = np.zeros(self.CHUNK_SECONDS * rate, dtype=np.float32)
+        padded[: len(segment)] = segment[: len(padded)]
+        waveform = torch.from_numpy(padded)
+        spectrum = torch.stft(
+            waveform, self.N_FFT, self.HOP, window=torch.hann_window(self.N_FFT), center=True, return_complex=True
+        )
+        power = spectrum.abs() ** 2  # (frequency, time)
+        filters = chroma_filter_bank(num_frequency_bins=self.N_FFT, num_chroma=count, sampling_rate=rate, tuning=0)
+        filters = torch.from_numpy(filters).float()
+        loudest = (filters @ power).argmax(dim=0)  # (time,)
+        one_hot = torch.nn.functional.one_hot(loudest, count).float()
+        silent = torch.zeros_like(one_hot)
+        silent[:, 0] = 1.0  # the model's own "no melody" input
+        return (self.strength * one_hot + (1.0 - self.strength) * silent)[None]
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -23,6 +23,11 @@ class NeuralEngine:
     version: str
     packages: tuple[str, ...] = ("torch", "transformers")
     default_model: str
+    task_models: ClassVar[dict[str, str]] = {}  # tasks only some models can do (a cover needs a melody model)
+
+    def model_for(self, task: str | None, asked: str | None = None) -> str:
+        """The model a run uses: the one asked for, else the task's own default, else the engine's."""
+        return asked or self.task_models.get(task or "", self.default_model)
 
     def available(self) -> tuple[bool, str]:
         return self.available_for(None)
@@ -32,7 +37,7 @@ class NeuralEngine:
         missing = [name for name in self.packages if importlib.util.find_spec(name) is None]
         if missing:
             return False, f"needs {' and '.join(missing)}: pip install torch==2.13.0 (CPU) then pip install '.[neural]'"
-        model = (request.advanced.get("model") if request is not None else None) or self.default_model
+        model = self.model_for(request.task, request.advanced.get("model")) if request else self.default_model
         try:
             found = resolve(str(model), self.name)
         except EngineUnavailable as exc:

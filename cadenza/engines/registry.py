@@ -21,7 +21,7 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "native": ("cadenza.engines.dsp:NativeStemsEngine", ("stems",)),
     "hpss": ("cadenza.engines.dsp:HpssEngine", ("stems",)),
     "demucs": ("cadenza.engines.demucs:DemucsEngine", ("stems",)),
-    "musicgen": ("cadenza.engines.musicgen:MusicgenEngine", ("generate", "extend")),
+    "musicgen": ("cadenza.engines.musicgen:MusicgenEngine", ("generate", "extend", "cover")),
     "stable_audio": ("cadenza.engines.stable_audio:StableAudioEngine", ("generate",)),
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
@@ -99,3 +99,16 @@ def describe() -> list[EngineInfo]:
             ok, reason = False, exc.message
         infos.append(EngineInfo(name, tasks, ok, reason))
     return infos
+
+
+def advanced_schemas(name: str) -> dict[str, dict | None]:
+    """The JSON schema of an engine's advanced parameters for each task it serves (None: it has none)."""
+    try:
+        engine = load(name)
+    except EngineUnavailable:
+        return {}
+    schemas: dict[str, dict | None] = {}
+    for task in ENGINES[name][1]:
+        model = engine.advanced_model(task)
+        schemas[task] = model.model_json_schema() if model else None
+    return schemas

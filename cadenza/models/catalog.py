@@ -29,6 +29,15 @@ CATALOG = {
             "musicgen-large", "musicgen", ("generate", "extend"), "facebook/musicgen-large", 13.0, 16, "CC-BY-NC-4.0"
         ),
         ModelSpec(
+            "musicgen-melody",
+            "musicgen",
+            ("generate", "extend", "cover"),
+            "facebook/musicgen-melody",
+            6.2,
+            10,
+            "CC-BY-NC-4.0",
+        ),
+        ModelSpec(
             "stable-audio-open-1.0",
             "stable_audio",
             ("generate",),

@@ -17,15 +17,15 @@ torch = pytest.importorskip("torch")
 
 from cadenza.config import Settings  # noqa: E402
 from cadenza.engines.base import RunContext, SourceAudio  # noqa: E402
-from cadenza.engines.musicgen import MusicgenEngine, _load, _to_model_rate  # noqa: E402
-from cadenza.errors import Cancelled, EngineUnavailable  # noqa: E402
+from cadenza.engines.musicgen import Melody, MusicgenEngine, _inputs, _load, _to_model_rate  # noqa: E402
+from cadenza.errors import Cancelled, EngineUnavailable, InputError  # noqa: E402
 from cadenza.jobs.db import ensure_schema  # noqa: E402
 from cadenza.jobs.service import JobService  # noqa: E402
 from cadenza.jobs.store import Store  # noqa: E402
 from cadenza.jobs.worker import run_job  # noqa: E402
 from cadenza.models.resolve import resolve  # noqa: E402
-from cadenza.tasks import ExtendRequest, GenerateRequest  # noqa: E402
-from tests.engines.tiny_models import tiny_musicgen  # noqa: E402
+from cadenza.tasks import CoverRequest, ExtendRequest, GenerateRequest  # noqa: E402
+from tests.engines.tiny_models import tiny_musicgen, tiny_musicgen_melody  # noqa: E402
 
 pytestmark = pytest.mark.slow
 RATE = 32000
@@ -34,6 +34,16 @@ RATE = 32000
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_musicgen(tmp_path_factory.mktemp("models") / "tiny-musicgen")
+
+
+@pytest.fixture(scope="module")
+def melody_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_musicgen_melody(tmp_path_factory.mktemp("models") / "tiny-musicgen-melody")
+
+
+def tone(hz: float, seconds: float, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
 @pytest.fixture()
@@ -183,3 +193,61 @@ def test_the_api_loads_a_model_named_in_the_input(model_dir: Path, tmp_path: Pat
             assert "hf download facebook/musicgen-small" in missing.json()["error"]["message"]
     finally:
         server.stop()
+
+
+def test_the_melody_is_the_dominant_pitch_class_of_each_frame(melody_dir: Path) -> None:
+    model, _ = _load(resolve(str(melody_dir)), "cpu")
+    chroma = Melody(np.concatenate([tone(440.0, 3), tone(261.63, 3)]), RATE).chroma(model, 0.0, 30.0)[0]
+    assert chroma.shape == (235, 12)  # 30 s of 4096-sample frames, what the model was trained on
+    frames_per_second = RATE / Melody.HOP
+    assert int(chroma[int(1.5 * frames_per_second)].argmax()) == 9  # A
+    assert int(chroma[int(4.5 * frames_per_second)].argmax()) == 0  # C
+    assert torch.equal(chroma.sum(dim=1), torch.ones(235))  # one class per frame
+
+
+def test_melody_conditioning_changes_the_logits_and_strength_zero_ignores_it(melody_dir: Path) -> None:
+    model, tokenizer = _load(resolve(str(melody_dir)), "cpu")
+    codes = torch.full((4, 6), 64, dtype=torch.long)
+
+    def logits(hz: float, strength: float) -> torch.Tensor:
+        chroma = Melody(tone(hz, 8), RATE, strength).chroma(model, 0.0, 30.0)
+        inputs = _inputs(model, tokenizer, "bossa nova", None, chroma)
+        with torch.no_grad():
+            return model(**inputs, decoder_input_ids=codes).logits
+
+    assert not torch.allclose(logits(440.0, 1.0), logits(261.63, 1.0))
+    assert torch.allclose(logits(440.0, 0.0), logits(261.63, 0.0))
+
+
+def test_a_cli_cover_follows_the_source_for_its_whole_length(melody_dir: Path, tmp_path: Path) -> None:
+    source, out = tmp_path / "hum.wav", tmp_path / "covers"
+    sf.write(source, np.stack([tone(440.0, 6, 44100)] * 2, axis=1), 44100)
+    env = {"CADENZA_HOME": str(tmp_path / "home"), "CADENZA_MODELS_DIR": str(tmp_path / "none"), "PATH": "/usr/bin"}
+    advanced = '{"top_k": 50, "window_seconds": 4, "context_seconds": 2}'
+    result = subprocess.run(
+        [sys.executable, "-m", "cadenza", "cover", str(source), "--prompt", "bossa nova, nylon guitar",
+         "--strength", "0.8", "--engine", "musicgen", "--model", str(melody_dir), "--seed", "5",
+         "--advanced", advanced, "--out", str(out), "--json"],
+        capture_output=True, text=True, env={**env, "HF_HUB_CACHE": str(tmp_path / "hf")}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded" and report["recipe"]["model"]["id"] == "tiny-musicgen-melody"
+    assert report["recipe"]["request"]["strength"] == 0.8
+    (wav,) = out.glob("*.wav")
+    audio, rate = sf.read(wav)
+    assert rate == RATE and abs(len(audio) / rate - 6.0) < 0.03  # the source's length, over two windows
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0
+
+
+def test_a_cover_needs_a_melody_model(model_dir: Path, tmp_path: Path) -> None:
+    sf.write(tmp_path / "hum.wav", tone(440.0, 3), RATE)
+    ctx = RunContext(seed=1, scratch=tmp_path, inputs={"source": SourceAudio(path=tmp_path / "hum.wav", name="hum")})
+    request = CoverRequest(source="x" * 32, prompt="jazz", advanced=fast(model_dir))
+    with pytest.raises(InputError, match="musicgen-melody"):
+        MusicgenEngine().run(request, ctx)
+
+
+def test_a_cover_without_a_model_asks_for_musicgen_melody(studio: JobService) -> None:
+    ok, reason = MusicgenEngine().available_for(CoverRequest(source="x" * 32, prompt="jazz"))
+    assert not ok and "hf download facebook/musicgen-melody" in reason

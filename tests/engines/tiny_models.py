@@ -114,6 +114,48 @@ def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
     return random_musicgen(folder, TINY, seed)
 
 
+def tiny_musicgen_melody(folder: Path, seed: int = 0) -> Path:
+    """A randomly initialised MusicGen-Melody: musicgen-melody's framing (32 kHz, 50 frames/s, 4 codebooks,
+    12 chroma bins over 235 frames), tiny widths. Saved with its tokenizer, as its processor needs torchaudio."""
+    import torch
+    from transformers import (
+        EncodecConfig,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+        T5Config,
+    )
+
+    tokenizer = _t5_tokenizer()
+    text = T5Config(**{"vocab_size": tokenizer.vocab_size, **TINY.text})
+    codec = EncodecConfig(
+        sampling_rate=32000,
+        audio_channels=1,
+        upsampling_ratios=[8, 5, 4, 4],
+        codebook_size=TINY.codebook_size,
+        normalize=False,
+        **TINY.codec,
+    )
+    special = TINY.codebook_size
+    decoder = MusicgenMelodyDecoderConfig(
+        vocab_size=TINY.codebook_size, num_codebooks=4, pad_token_id=special, bos_token_id=special, **TINY.decoder
+    )
+    config = MusicgenMelodyConfig(
+        text_encoder=text.to_dict(),
+        audio_encoder=codec.to_dict(),
+        decoder=decoder.to_dict(),
+        num_chroma=12,
+        chroma_length=235,
+    )
+    torch.manual_seed(seed)
+    model = MusicgenMelodyForConditionalGeneration(config).eval()
+    model.generation_config.decoder_start_token_id = special
+    model.generation_config.pad_token_id = special
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def tiny_stable_audio(folder: Path, seed: int = 0) -> Path:
     """A StableAudioPipeline with Stable Audio Open's shapes where they matter (44.1 kHz stereo, a 2048x
     autoencoder hop, 1024 latent frames: 47.5 s at most), tiny widths."""
