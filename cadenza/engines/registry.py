@@ -23,6 +23,7 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "demucs": ("cadenza.engines.demucs:DemucsEngine", ("stems",)),
     "musicgen": ("cadenza.engines.musicgen:MusicgenEngine", ("generate", "extend", "cover")),
     "stable_audio": ("cadenza.engines.stable_audio:StableAudioEngine", ("generate",)),
+    "acestep": ("cadenza.engines.acestep:AceStepEngine", ("generate", "cover", "edit", "extend")),
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),

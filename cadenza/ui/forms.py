@@ -49,7 +49,18 @@ def _field(name: str, spec: dict[str, Any], value: Any) -> gr.components.Compone
             maximum=kind.get("maximum"),
             precision=0 if kind.get("type") == "integer" else None,
         )
+    if kind.get("type") == "array":
+        shown = ", ".join(str(item) for item in value or [])
+        return gr.Textbox(value=shown, label=label, info=f"{info} (comma-separated)" if info else None)
     return gr.Textbox(value="" if value is None else str(value), label=label, info=info)
+
+
+def _value(spec: dict[str, Any], value: Any) -> Any:
+    """A control's value as the schema wants it: lists are typed as comma-separated text."""
+    options = [s for s in spec.get("anyOf", [spec]) if s.get("type") != "null"]
+    if options and options[0].get("type") == "array" and isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
 def advanced_accordion(task: str, engine: gr.Dropdown) -> gr.State:
@@ -71,12 +82,14 @@ def advanced_accordion(task: str, engine: gr.Dropdown) -> gr.State:
             for name, spec in model.model_json_schema().get("properties", {}).items():
                 control = _field(name, spec, spec.get("default"))
 
-                def remember(value: Any, current: dict[str, Any], key: str = name) -> dict[str, Any]:
+                def remember(
+                    value: Any, current: dict[str, Any], key: str = name, spec: dict[str, Any] = spec
+                ) -> dict[str, Any]:
                     changed = dict(current)
-                    if value in (None, ""):
+                    if value in (None, "", []):
                         changed.pop(key, None)
                     else:
-                        changed[key] = value
+                        changed[key] = _value(spec, value)
                     return changed
 
                 control.change(remember, [control, values], values)

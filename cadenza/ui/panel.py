@@ -132,7 +132,10 @@ class PanelView:
         self.service, self.panel = service, panel
 
     def downloads(self, job: Job) -> list[str]:
-        return [path for role in DOWNLOAD_ROLES if (path := artifact_path(self.service, job, role))]
+        """The files worth a download button: the song's own, then any extra takes an engine made at once."""
+        own = [path for role in DOWNLOAD_ROLES if (path := artifact_path(self.service, job, role))]
+        extra = [a for a in job.artifacts if a.role.startswith("take:") or a.role == "metadata"]
+        return own + [str(self.service.settings.home / artifact.path) for artifact in extra]
 
     def finished(self, job: Job) -> dict[gr.components.Component, Any]:
         p = self.panel
