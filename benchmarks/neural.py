@@ -1,9 +1,11 @@
-"""`make bench-neural`: MusicGen decoding speed and peak memory with musicgen-small-sized random weights.
+"""`make bench-neural`: MusicGen decoding speed and peak memory with musicgen-sized random weights.
 
-The weights are random but the architecture is musicgen-small's (T5-base text encoder, a 24-layer
-1024-wide decoder over 4 codebooks of 2048, the 32 kHz EnCodec), so the cost per step is the real
-one. Cadenza's engine (progress and cancel hooks, windowing) is timed against a plain
-`model.generate` call on the same model in the same run.
+The weights are random but the architectures are the real ones (musicgen-small: T5-base text encoder,
+a 24-layer 1024-wide decoder over 4 codebooks of 2048, the 32 kHz EnCodec; musicgen-medium: a 48-layer
+1536-wide decoder), so the cost per decoding step is the real one. Cadenza's engine (progress and
+cancel hooks, windowing, writing the file) is timed against a plain `model.generate` call on the same
+model in the same run. On CPU: musicgen-small, float32, a few seconds of audio. On a CUDA GPU:
+16 s of audio at musicgen-small and musicgen-medium sizes in bf16.
 """
 
 from __future__ import annotations
@@ -14,20 +16,35 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import machine, write_section
 
-SECONDS = float(os.environ.get("CADENZA_BENCH_NEURAL_SECONDS", "4"))
+CPU_SECONDS = float(os.environ.get("CADENZA_BENCH_NEURAL_SECONDS", "4"))
+GPU_SECONDS = 16.0
+PROMPT = "lofi hip hop, warm rhodes"
+GPU_NOTE = (
+    "No CUDA GPU in this run: the GPU section (16 s at musicgen-small and -medium sizes in bf16) is\n"
+    "written by a run on one."
+)
 
 
-def small_sized_model(folder: Path) -> Path:
+def sized_model(folder: Path, size: str) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.engines.tiny_models import SMALL, random_musicgen
+    from tests.engines import tiny_models
 
-    return random_musicgen(folder, SMALL)
+    return tiny_models.random_musicgen(folder, getattr(tiny_models, size.upper()))
 
 
-def main() -> dict[str, float]:
+def _synchronize(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(folder: Path, device: str, seconds: float, scratch: Path) -> dict[str, Any]:
+    """Seconds per second of audio: plain generate, then the engine, on the same weights and device."""
     import torch
 
     from cadenza.engines.base import RunContext
@@ -35,50 +52,96 @@ def main() -> dict[str, float]:
     from cadenza.models.resolve import resolve
     from cadenza.tasks import GenerateRequest
 
-    work = Path(tempfile.mkdtemp(prefix="cadenza-bench-neural-"))
-    folder = small_sized_model(work / "musicgen-small-random")
-    model, processor = _load(resolve(str(folder)), "cpu")
+    model, processor = _load(resolve(str(folder)), device)
     parameters = sum(p.numel() for p in model.parameters()) / 1e6
-    inputs = processor(text=["lofi hip hop, warm rhodes"], padding=True, return_tensors="pt")
-    steps = int(SECONDS * 50) + 4
-    start = time.perf_counter()
-    with torch.inference_mode():
-        model.generate(**inputs, max_new_tokens=steps, do_sample=True, guidance_scale=3.0, top_k=250)
-    plain = time.perf_counter() - start
+    inputs = {k: v.to(device) for k, v in processor(text=[PROMPT], padding=True, return_tensors="pt").items()}
 
-    request = GenerateRequest(prompt="lofi hip hop, warm rhodes", duration=max(5.0, SECONDS), seed=1)
-    request.advanced = {"model": str(folder)}
-    seconds = request.duration
+    def plain(audio_seconds: float) -> float:
+        _synchronize(device)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            steps = int(audio_seconds * 50) + 4
+            model.generate(**inputs, max_new_tokens=steps, do_sample=True, guidance_scale=3.0, top_k=250)
+        _synchronize(device)
+        return time.perf_counter() - start
+
+    if device == "cuda":
+        plain(1.0)  # kernels and allocator warm-up, outside the timing
+        torch.cuda.reset_peak_memory_stats()
+    plain_seconds = plain(seconds)
+
+    request = GenerateRequest(prompt=PROMPT, duration=max(5.0, seconds), seed=1, advanced={"model": str(folder)})
+    engine = MusicgenEngine()
+    if device == "cuda":  # the engine loads its own cached copy: warm it up too
+        warm = GenerateRequest(prompt=PROMPT, duration=5.0, seed=1, advanced={"model": str(folder)})
+        engine.run(warm, RunContext(seed=1, scratch=scratch, device=device))
+    _synchronize(device)
     start = time.perf_counter()
-    MusicgenEngine().run(request, RunContext(seed=1, scratch=work, device="cpu"))
-    engine = time.perf_counter() - start
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    engine.run(request, RunContext(seed=1, scratch=scratch, device=device))
+    _synchronize(device)
+    engine_seconds = time.perf_counter() - start
     figures = {
         "parameters_m": round(parameters, 1),
-        "plain_generate_s_per_audio_s": round(plain / SECONDS, 2),
-        "engine_s_per_audio_s": round(engine / seconds, 2),
-        "engine_over_plain": round((engine / seconds) / (plain / SECONDS), 2),
-        "peak_rss_gb": round(peak_gb, 2),
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "audio_s": request.duration,
+        "plain_s_per_audio_s": round(plain_seconds / seconds, 3),
+        "engine_s_per_audio_s": round(engine_seconds / request.duration, 3),
+        "engine_wall_s": round(engine_seconds, 2),
+        "engine_over_plain": round((engine_seconds / request.duration) / (plain_seconds / seconds), 2),
     }
+    if device == "cuda":
+        figures["peak_gpu_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return figures
+
+
+def main() -> dict[str, Any]:
+    import torch
+
+    work = Path(tempfile.mkdtemp(prefix="cadenza-bench-neural-"))
+    results: dict[str, Any] = {}
+    cpu = measure(sized_model(work / "small", "small"), "cpu", CPU_SECONDS, work)
+    cpu["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    results["cpu-small"] = cpu
     write_section(
         "MusicGen on CPU (musicgen-small-sized random weights)",
         f"""
 Machine: {machine()}, torch {torch.__version__}, float32, guidance 3, top-k 250.
-Model: {parameters:.0f} M parameters (musicgen-small's architecture, random weights, so the cost per
+Model: {cpu["parameters_m"]:.0f} M parameters (musicgen-small's architecture, random weights, so the cost per
 decoding step is the real one). `make bench-neural`; `CADENZA_BENCH_NEURAL_SECONDS` sets the length.
 
 | | seconds per second of audio |
 |---|---|
-| plain `model.generate` ({SECONDS:g} s of audio) | {figures["plain_generate_s_per_audio_s"]} |
-| Cadenza's musicgen engine ({seconds:g} s, progress + cancel hooks, write) | {figures["engine_s_per_audio_s"]} |
-| ratio engine / plain | {figures["engine_over_plain"]} |
+| plain `model.generate` ({CPU_SECONDS:g} s of audio) | {cpu["plain_s_per_audio_s"]} |
+| Cadenza's musicgen engine ({cpu["audio_s"]:g} s, progress + cancel hooks, write) | {cpu["engine_s_per_audio_s"]} |
+| ratio engine / plain | {cpu["engine_over_plain"]} |
 
-Peak memory of the process: {figures["peak_rss_gb"]} GB.
-GPU figures (16 s at musicgen-small and -medium sizes in bf16) need a GPU machine; none was lent to
-this task.
+Peak memory of the process: {cpu["peak_rss_gb"]} GB (two copies of the weights: the plain model and the
+engine's cached one). {GPU_NOTE if not torch.cuda.is_available() else ""}
 """,
     )
-    return figures
+    if torch.cuda.is_available():
+        rows = []
+        for size in ("small", "medium"):
+            figures = measure(sized_model(work / f"gpu-{size}", size), "cuda", GPU_SECONDS, work)
+            results[f"cuda-{size}"] = figures
+            rows.append(
+                f"| musicgen-{size} ({figures['parameters_m']:.0f} M, {figures['dtype']}) | "
+                f"{figures['plain_s_per_audio_s'] * GPU_SECONDS:.2f} | {figures['engine_wall_s']} | "
+                f"{figures['engine_over_plain']} | {figures['peak_gpu_gb']} |"
+            )
+        table = "\n".join(rows)
+        write_section(
+            "MusicGen on GPU (16 s of audio, random weights at real sizes)",
+            f"""
+GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, guidance 3, top-k 250, after a warm-up.
+Target: under 3 s for 16 s of audio on an H100 (under 30 s on a DGX Spark-class box).
+
+| model | plain `generate`, s | Cadenza engine, s | engine / plain | peak GPU memory, GB |
+|---|---|---|---|---|
+{table}
+""",
+        )
+    return results
 
 
 if __name__ == "__main__":

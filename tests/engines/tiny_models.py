@@ -68,6 +68,13 @@ SMALL = MusicgenWidths(
     decoder={"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "ffn_dim": 4096},
     codebook_size=2048,
 )
+# musicgen-medium's: the same text encoder and codec, a 48-layer 1536-wide decoder.
+MEDIUM = MusicgenWidths(
+    text=SMALL.text,
+    codec=SMALL.codec,
+    decoder={"hidden_size": 1536, "num_hidden_layers": 48, "num_attention_heads": 24, "ffn_dim": 6144},
+    codebook_size=2048,
+)
 
 
 def random_musicgen(folder: Path, widths: MusicgenWidths, seed: int = 0) -> Path:
