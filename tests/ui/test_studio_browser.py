@@ -225,3 +225,31 @@ def test_write_lyrics_fills_the_box_and_variations_become_takes(browser, studio:
     assert second.get_attribute("data-status") == "succeeded"
     assert abs(loaded_duration(page) - 12.0) < 0.5
     page.close()
+
+
+def test_a_neural_engine_with_its_advanced_parameters(browser, tmp_path: Path) -> None:
+    """The ACE-Step engine picked in the studio, its batch seeds set in the Advanced accordion drawn from
+    its schema; ACE-Step's server is the documented stand-in (tests/engines/acestep_standin.py)."""
+    from tests.engines.acestep_standin import Running, StandIn
+
+    standin = StandIn()
+    with Running(standin) as acestep:
+        server = Server(tmp_path / "home", ui=True, env={"CADENZA_ACESTEP_URL": acestep.url}).start()
+        try:
+            page = open_studio(browser, server)
+            page.locator("#cz-generate-prompt textarea").fill("synthwave, female vocals")
+            choose(page, "#cz-generate-engine", "acestep")
+            page.locator("#cz-generate-advanced").get_by_text("Advanced").first.click()
+            seeds = page.locator("#cz-generate-advanced").get_by_label("Batch Seeds")
+            seeds.fill("3, 4")
+            seeds.press("Tab")
+            set_number(page, "#cz-generate-duration", 10)
+            page.click("#cz-generate-run")
+            finished_job(page)
+            page.locator("#cz-downloads").get_by_text(re.compile(r"_take-2$")).first.wait_for()
+            assert abs(loaded_duration(page) - 10.0) < 0.1
+            page.close()
+        finally:
+            server.stop()
+    (task,) = standin.tasks.values()
+    assert task.fields["seed"] == "3,4" and task.fields["task_type"] == "text2music"
