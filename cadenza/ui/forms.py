@@ -25,8 +25,10 @@ def engine_picker(task: str) -> gr.Dropdown:
         elem_id=f"cz-{task}-engine",
         interactive=len(choices) > 1,
     )
-    if reasons:
-        gr.Markdown("\n\n".join(reasons), elem_classes="cz-note")
+    if reasons:  # folded: the fixes are long (fetch commands, server URLs) and matter only when wanted
+        count = len(reasons)
+        with gr.Accordion(f"{count} more engine{'s' if count > 1 else ''} need set-up", open=False):
+            gr.Markdown("\n\n".join(reasons), elem_classes="cz-note")
     return picker
 
 
