@@ -77,19 +77,20 @@ MEDIUM = MusicgenWidths(
 )
 
 
-def random_musicgen(folder: Path, widths: MusicgenWidths, seed: int = 0) -> Path:
-    """A randomly initialised MusicGen with musicgen-small's audio framing (32 kHz, 50 frames/s, 4 codebooks)."""
+def _random_musicgen_model(widths: MusicgenWidths, seed: int, melody: bool) -> tuple[Any, Any]:
+    """A MusicGen (or MusicGen-Melody) with musicgen-small's audio framing (32 kHz, 50 frames/s, 4 codebooks),
+    randomly initialised at `widths`, and its tokenizer."""
     import torch
-    from transformers import (
-        EncodecConfig,
-        EncodecFeatureExtractor,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        MusicgenProcessor,
-        T5Config,
-    )
+    from transformers import EncodecConfig, T5Config
 
+    if melody:
+        from transformers import MusicgenMelodyConfig as Config
+        from transformers import MusicgenMelodyDecoderConfig as DecoderConfig
+        from transformers import MusicgenMelodyForConditionalGeneration as Model
+    else:
+        from transformers import MusicgenConfig as Config
+        from transformers import MusicgenDecoderConfig as DecoderConfig
+        from transformers import MusicgenForConditionalGeneration as Model
     tokenizer = _t5_tokenizer()
     text = T5Config(**{"vocab_size": tokenizer.vocab_size, **widths.text})
     codec = EncodecConfig(
@@ -101,14 +102,23 @@ def random_musicgen(folder: Path, widths: MusicgenWidths, seed: int = 0) -> Path
         **widths.codec,
     )
     special = widths.codebook_size  # MusicGen's pad and start token sit just past the codebook
-    decoder = MusicgenDecoderConfig(
+    decoder = DecoderConfig(
         vocab_size=widths.codebook_size, num_codebooks=4, pad_token_id=special, bos_token_id=special, **widths.decoder
     )
-    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict())
+    chroma = {"num_chroma": 12, "chroma_length": 235} if melody else {}  # 30 s of 4096-sample frames
+    config = Config(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict(), **chroma)
     torch.manual_seed(seed)
-    model = MusicgenForConditionalGeneration(config).eval()
+    model = Model(config).eval()
     model.generation_config.decoder_start_token_id = special
     model.generation_config.pad_token_id = special
+    return model, tokenizer
+
+
+def random_musicgen(folder: Path, widths: MusicgenWidths, seed: int = 0) -> Path:
+    """A randomly initialised MusicGen with musicgen-small's audio framing, saved with its processor."""
+    from transformers import EncodecFeatureExtractor, MusicgenProcessor
+
+    model, tokenizer = _random_musicgen_model(widths, seed, melody=False)
     processor = MusicgenProcessor(
         feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000), tokenizer=tokenizer
     )
@@ -124,40 +134,7 @@ def tiny_musicgen(folder: Path, seed: int = 0) -> Path:
 def tiny_musicgen_melody(folder: Path, seed: int = 0) -> Path:
     """A randomly initialised MusicGen-Melody: musicgen-melody's framing (32 kHz, 50 frames/s, 4 codebooks,
     12 chroma bins over 235 frames), tiny widths. Saved with its tokenizer, as its processor needs torchaudio."""
-    import torch
-    from transformers import (
-        EncodecConfig,
-        MusicgenMelodyConfig,
-        MusicgenMelodyDecoderConfig,
-        MusicgenMelodyForConditionalGeneration,
-        T5Config,
-    )
-
-    tokenizer = _t5_tokenizer()
-    text = T5Config(**{"vocab_size": tokenizer.vocab_size, **TINY.text})
-    codec = EncodecConfig(
-        sampling_rate=32000,
-        audio_channels=1,
-        upsampling_ratios=[8, 5, 4, 4],
-        codebook_size=TINY.codebook_size,
-        normalize=False,
-        **TINY.codec,
-    )
-    special = TINY.codebook_size
-    decoder = MusicgenMelodyDecoderConfig(
-        vocab_size=TINY.codebook_size, num_codebooks=4, pad_token_id=special, bos_token_id=special, **TINY.decoder
-    )
-    config = MusicgenMelodyConfig(
-        text_encoder=text.to_dict(),
-        audio_encoder=codec.to_dict(),
-        decoder=decoder.to_dict(),
-        num_chroma=12,
-        chroma_length=235,
-    )
-    torch.manual_seed(seed)
-    model = MusicgenMelodyForConditionalGeneration(config).eval()
-    model.generation_config.decoder_start_token_id = special
-    model.generation_config.pad_token_id = special
+    model, tokenizer = _random_musicgen_model(TINY, seed, melody=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
