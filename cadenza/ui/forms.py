@@ -34,8 +34,7 @@ def engine_picker(task: str) -> gr.Dropdown:
 
 def _field(name: str, spec: dict[str, Any], value: Any) -> gr.components.Component:
     """One control for one property of an engine's advanced-parameter JSON schema."""
-    options = [s for s in spec.get("anyOf", [spec]) if s.get("type") != "null"]
-    kind = options[0] if options else spec
+    kind = _kind(spec)
     label = spec.get("title", name)
     info = spec.get("description")
     if "enum" in kind:
@@ -57,10 +56,15 @@ def _field(name: str, spec: dict[str, Any], value: Any) -> gr.components.Compone
     return gr.Textbox(value="" if value is None else str(value), label=label, info=info)
 
 
+def _kind(spec: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a property's value, without the `null` of an optional one."""
+    options = [s for s in spec.get("anyOf", [spec]) if s.get("type") != "null"]
+    return options[0] if options else spec
+
+
 def _value(spec: dict[str, Any], value: Any) -> Any:
     """A control's value as the schema wants it: lists are typed as comma-separated text."""
-    options = [s for s in spec.get("anyOf", [spec]) if s.get("type") != "null"]
-    if options and options[0].get("type") == "array" and isinstance(value, str):
+    if _kind(spec).get("type") == "array" and isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
 

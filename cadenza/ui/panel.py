@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from cadenza.errors import CadenzaError
-from cadenza.jobs.models import FINISHED, Job
+from cadenza.jobs.models import FINISHED, Artifact, Job
 from cadenza.jobs.service import JobService
 
 POLL_SECONDS = 0.4
@@ -121,8 +121,12 @@ def wait_until_finished(service: JobService, job_id: str, timeout: float) -> Job
 def artifact_path(service: JobService, job: Job, role: str) -> str | None:
     for artifact in job.artifacts:
         if artifact.role == role:
-            return str(service.settings.home / artifact.path)
+            return stored_path(service, artifact)
     return None
+
+
+def stored_path(service: JobService, artifact: Artifact) -> str:
+    return str(service.settings.home / artifact.path)
 
 
 class PanelView:
@@ -135,7 +139,7 @@ class PanelView:
         """The files worth a download button: the song's own, then any extra takes an engine made at once."""
         own = [path for role in DOWNLOAD_ROLES if (path := artifact_path(self.service, job, role))]
         extra = [a for a in job.artifacts if a.role.startswith("take:") or a.role == "metadata"]
-        return own + [str(self.service.settings.home / artifact.path) for artifact in extra]
+        return own + [stored_path(self.service, artifact) for artifact in extra]
 
     def finished(self, job: Job) -> dict[gr.components.Component, Any]:
         p = self.panel
