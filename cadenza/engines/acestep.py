@@ -250,19 +250,18 @@ class AceStepEngine:
             "batch_size": len(seeds),
             **knobs,
         }
+        if isinstance(request, GenerateRequest | CoverRequest):  # ACE-Step's BPM is an integer
+            fields |= {"bpm": round(request.bpm) if request.bpm else None, "key_scale": request.key or ""}
         if isinstance(request, GenerateRequest):
             fields |= {
                 "lyrics": request.lyrics or "[Instrumental]",
                 "audio_duration": request.duration,
-                "bpm": round(request.bpm) if request.bpm else None,
-                "key_scale": request.key or "",
                 "time_signature": str(TimeSignature.parse(request.time_signature).numerator)
                 if request.time_signature
                 else "",
             }
         elif isinstance(request, CoverRequest):
-            fields |= {"audio_cover_strength": request.strength, "bpm": round(request.bpm) if request.bpm else None}
-            fields["key_scale"] = request.key or ""
+            fields["audio_cover_strength"] = request.strength
         elif isinstance(request, EditRequest):
             fields |= {"repainting_start": request.start, "repainting_end": request.end}
         elif isinstance(request, ExtendRequest):

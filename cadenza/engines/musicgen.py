@@ -105,8 +105,7 @@ class MusicgenEngine(NeuralEngine):
         sample_rate = int(model.config.audio_encoder.sampling_rate)
         torch.manual_seed(ctx.seed)
         if isinstance(request, ExtendRequest):
-            source, source_rate = read_audio(ctx.source().path)
-            prefix = _to_model_rate(source, source_rate, sample_rate)
+            prefix = _source_at(ctx, sample_rate)
             audio = self._decode(model, processor, request.prompt, request.seconds, prefix, advanced, ctx)
             name = f"{ctx.source().name}_extended"
         elif isinstance(request, CoverRequest):
@@ -115,8 +114,7 @@ class MusicgenEngine(NeuralEngine):
                     f"advanced.model: {resolved.id} has no melody conditioning; a musicgen cover needs "
                     f"{MELODY_MODEL} (or leave the model out)"
                 )
-            source, source_rate = read_audio(ctx.source().path)
-            melody = Melody(_to_model_rate(source, source_rate, sample_rate), sample_rate, request.strength)
+            melody = Melody(_source_at(ctx, sample_rate), sample_rate, request.strength)
             seconds = len(melody.audio) / sample_rate
             audio = self._decode(model, processor, request.prompt, seconds, None, advanced, ctx, melody)
             name = f"{ctx.source().name}_cover"
@@ -148,11 +146,11 @@ class MusicgenEngine(NeuralEngine):
         made, target = 0.0, float(seconds)
         while made < target - 1.0 / frame_rate:
             context = None if produced is None else produced[-int(advanced.context_seconds * sample_rate) :]
-            room = advanced.window_seconds - (0.0 if context is None else len(context) / sample_rate)
-            chunk = min(room, target - made)
+            context_seconds = 0.0 if context is None else len(context) / sample_rate
+            chunk = min(advanced.window_seconds - context_seconds, target - made)
             fraction = (made / target, chunk / target)
-            start = made - (0.0 if context is None else len(context) / sample_rate)
-            chroma = None if melody is None else melody.chroma(model, start, advanced.window_seconds)
+            window_start = made - context_seconds  # in the melody's time: the window replays the context first
+            chroma = None if melody is None else melody.chroma(model, window_start, advanced.window_seconds)
             inputs = _inputs(model, processor, prompt, context, chroma)
             audio = self._window(model, inputs, chunk, frame_rate, advanced, ctx, fraction)
             ctx.check_cancelled()
@@ -304,6 +302,12 @@ class _CancelRequested:
 
         stop = self.ctx.cancel_event is not None and self.ctx.cancel_event.is_set()
         return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+
+def _source_at(ctx: RunContext, model_rate: int) -> np.ndarray:
+    """The task's source as the model hears it: mono at its sample rate."""
+    audio, rate = read_audio(ctx.source().path)
+    return _to_model_rate(audio, rate, model_rate)
 
 
 def _to_model_rate(audio: np.ndarray, rate: int, model_rate: int) -> np.ndarray:
