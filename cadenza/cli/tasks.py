@@ -35,8 +35,9 @@ def _submit(
     model: str | None = None,
     advanced: str | None = None,
 ) -> None:
+    fields = {name: value for name, value in fields.items() if value is not None}  # unset: the task's default
     if chosen := advanced_fields(advanced, model, as_json):
-        fields = {**fields, "advanced": chosen}
+        fields["advanced"] = chosen
     if server:
         from cadenza.cli.remote import run_remote, upload_remote
 
@@ -109,7 +110,7 @@ def edit(
     as_json: Json = False,
 ) -> None:
     """Repaint a range of a song, snapped to bar lines; everything outside it stays as it was."""
-    fields = {"start": start, "end": end, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
+    fields = {"start": start, "end": end, "prompt": prompt, "seed": seed}
     _submit("edit", engine, source, fields, out, server, as_json, model, advanced)
 
 
@@ -127,7 +128,7 @@ def extend(
     as_json: Json = False,
 ) -> None:
     """Continue a song with new sections in its tempo and key (a procedural song's ending moves to the new end)."""
-    fields = {"seconds": seconds, "side": side, "prompt": prompt, **({"seed": seed} if seed is not None else {})}
+    fields = {"seconds": seconds, "side": side, "prompt": prompt, "seed": seed}
     _submit("extend", engine, source, fields, out, server, as_json, model, advanced)
 
 
@@ -180,6 +181,5 @@ def cover(
     as_json: Json = False,
 ) -> None:
     """Restyle a song: its melody and harmony re-arranged in the style of the prompt."""
-    fields: dict[str, Any] = {"prompt": prompt, "strength": strength}
-    fields |= {name: value for name, value in (("bpm", bpm), ("key", key), ("seed", seed)) if value is not None}
+    fields = {"prompt": prompt, "strength": strength, "bpm": bpm, "key": key, "seed": seed}
     _submit("cover", engine, source, fields, out, server, as_json, model, advanced)
