@@ -21,6 +21,11 @@ from cadenza.jobs.store import Store
 log = logging.getLogger("cadenza.recovery")
 
 
+def process_prefix() -> str:
+    """`host:pid:`, how every worker id of this process begins."""
+    return f"{socket.gethostname()}:{os.getpid()}:"
+
+
 def _process_alive(worker_id: str) -> bool:
     try:
         pid = int(worker_id.split(":")[1])
@@ -64,8 +69,13 @@ def recover_on_start(settings: Settings, store: Store, enqueue: Callable[[str], 
 
 
 def reap_stale(settings: Settings, store: Store, enqueue: Callable[[str], None]) -> None:
+    """Recover running jobs whose heartbeat is older than the threshold, except this process's own: a
+    process able to reap is alive, and its beats were only late (a stall of the whole process: CPU
+    starvation, a long call holding the GIL) when its reaper woke first."""
+    own = process_prefix()
     for job in store.stale_running(timedelta(seconds=settings.stale_after_seconds)):
-        _recover(store, job, enqueue)
+        if not (job.worker_id or "").startswith(own):
+            _recover(store, job, enqueue)
 
 
 class Reaper(threading.Thread):

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from cadenza.engines.base import RunContext
 from cadenza.errors import CadenzaError, Cancelled
 from cadenza.jobs import sources
 from cadenza.jobs.models import Artifact, Job
+from cadenza.jobs.recovery import process_prefix
 from cadenza.jobs.store import Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.tasks import parse_request
@@ -40,7 +40,7 @@ CANCEL_POLL_SECONDS = 0.5
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{process_prefix()}{uuid.uuid4().hex[:8]}"
 
 
 class _Heartbeat(threading.Thread):
