@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         None, gt=0, description="Memory budget for loaded models per worker; default 80% of what is free"
     )
     max_upload_mb: float = Field(200.0, gt=0)
+    max_video_seconds: float = Field(600.0, gt=0, description="Longest video upload accepted")
+    max_video_side: int = Field(3840, gt=0, description="Largest width or height of a video upload accepted")
     max_queue_depth: int = Field(200, gt=0)
     max_attempts: int = Field(2, ge=1, description="Runs of a job before a dead worker's job is failed")
     stale_after_seconds: float = Field(10.0, gt=0, description="A running job without heartbeat this long is lost")

@@ -20,7 +20,7 @@ from cadenza.engines import registry
 from cadenza.errors import Conflict, InputError, QueueFull
 from cadenza.jobs import sources
 from cadenza.jobs.models import Job, Upload, utcnow
-from cadenza.jobs.sources import SOURCE_FIELDS
+from cadenza.jobs.sources import SOURCE_KINDS
 from cadenza.jobs.store import JobPage, Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
@@ -46,10 +46,11 @@ class JobService:
         """Validate the request against the task and engine, fix its seed, record it and queue it."""
         request = parse_request(task, input)
         source = None
-        for name in SOURCE_FIELDS:
+        for name, kind in SOURCE_KINDS.items():
             source_id = getattr(request, name, None)
             if source_id:
-                source, source_job = sources.resolve(self.settings, self.store, source_id)
+                resolved, source_job = sources.resolve(self.settings, self.store, source_id, kind, name)
+                source = source or resolved
                 parent_id = parent_id or (source_job.id if source_job else None)
         chosen = registry.pick(task, engine, source, request)
         advanced_model = chosen.advanced_model(task)
@@ -110,7 +111,12 @@ class JobService:
 
     def add_upload(self, temporary: Path, filename: str) -> Upload:
         """Check a received file (it must decode completely) and keep it as an upload."""
-        checked = check_file(temporary, filename)
+        checked = check_file(
+            temporary,
+            filename,
+            max_video_seconds=self.settings.max_video_seconds,
+            max_video_side=self.settings.max_video_side,
+        )
         upload_id = new_id()
         final = self.settings.uploads_dir / f"{upload_id}.{checked.extension}"
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -9,21 +9,24 @@ from cadenza.errors import InputError
 
 AUDIO_MIME = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg", "AIFF": "audio/aiff"}
 IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-ACCEPTED = "audio (WAV, FLAC, OGG, MP3, AIFF) or image (PNG, JPEG, WEBP)"
+ACCEPTED = "audio (WAV, FLAC, OGG, MP3, AIFF), image (PNG, JPEG, WEBP) or video (MP4, WebM, MOV)"
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".mov", ".mkv")
 
 
 @dataclass(frozen=True)
 class Checked:
-    kind: str  # audio, image
+    kind: str  # audio, image, video
     mime: str
     extension: str
     duration_s: float | None = None
     sample_rate: int | None = None
 
 
-def check_file(path: Path, filename: str) -> Checked:
+def check_file(path: Path, filename: str, *, max_video_seconds: float = 600.0, max_video_side: int = 3840) -> Checked:
     """Decode `path` fully; a truncated or unknown file is an InputError naming what is accepted."""
     path = Path(path)
+    if Path(filename).suffix.lower() in VIDEO_SUFFIXES or _looks_like_video(path):
+        return _check_video(path, filename, max_video_seconds, max_video_side)
     audio = _check_audio(path, filename)
     if audio is not None:
         return audio
@@ -97,3 +100,17 @@ def _check_image(path: Path, filename: str) -> Checked | None:
     if image_format not in IMAGE_MIME:
         raise InputError(f"{filename!r} is a {image_format} image; accepted: {ACCEPTED}")
     return Checked("image", IMAGE_MIME[image_format], image_format.lower().replace("jpeg", "jpg"))
+
+
+def _looks_like_video(path: Path) -> bool:
+    """ISO media (MP4, MOV) or Matroska/WebM by their first bytes: libsndfile and Pillow know neither."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3"
+
+
+def _check_video(path: Path, filename: str, max_seconds: float, max_side: int) -> Checked:
+    from cadenza.media.video import VIDEO_MIME, check_video
+
+    info = check_video(path, filename, max_seconds=max_seconds, max_side=max_side)
+    return Checked("video", VIDEO_MIME[info.container], info.container, info.duration_s, info.audio_sample_rate)
