@@ -187,6 +187,9 @@ class ComfyClient:
         scheme, rest = self.url.split("://", 1)
         address = f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws?clientId={self.client_id}"
         try:
-            return connect(address, additional_headers=self.headers, open_timeout=CONNECT_TIMEOUT, max_size=64 * 2**20)
+            connection = connect(
+                address, additional_headers=self.headers, open_timeout=CONNECT_TIMEOUT, max_size=64 * 2**20
+            )
         except Exception as exc:  # websockets raises OSError, InvalidHandshake, TimeoutError ...
             raise EngineUnavailable(f"cannot open ComfyUI's progress socket at {address}: {exc}") from None
+        return connection.__enter__()  # the caller closes it; entering says so to websockets

@@ -43,6 +43,7 @@ class Follower:
     stage: str = "queued"
     fraction: float = START
     done_nodes: set[str] = field(default_factory=set)
+    current: str | None = None
     last_report: float = 0.0
     last_message: float = 0.0
     events: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, type): for benchmarks
@@ -128,6 +129,9 @@ class Follower:
         return False
 
     def _enter(self, node: str) -> None:
+        if self.current is not None:
+            self.done_nodes.add(self.current)  # ComfyUI runs one node at a time: the previous one is done
+        self.current = node
         self._report(self._node_fraction(0.0), self._label(node))
 
     def _label(self, node: str) -> str:
