@@ -110,7 +110,7 @@ class Workflow:
         rows = []
         for name, targets in sorted(self.parameters.items()):
             where = ", ".join(f"{n}.{i} ({self.graph[n]['class_type']})" for n, i in targets)
-            rows.append(f"{name} -> {where}{'  [explicit]' if name in self.explicit else ''}")
+            rows.append(f"{name} -> {where}{'  (explicit map)' if name in self.explicit else ''}")
         return rows
 
 
