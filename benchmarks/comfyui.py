@@ -128,10 +128,11 @@ artifacts stored and hashed).
 | submit to the server's first message (`execution_start`), p50 / p95 | {first_p50:.0f} / {first_p95:.0f} ms |
 | server's last message to the stored artifact, p50 / p95 | {last_p50:.0f} / {last_p95:.0f} ms |
 
-Submit to first message covers the record, the socket, POST /prompt and three fetches of
-`/object_info` (the submission's check, the worker's, and the run's check of the patched copy; a real
-server's is megabytes, so that is the first thing to cache if it shows). The last message to the artifact covers
-the download, the MP4 check and faststart re-mux, the poster and storing. A long job: {LONG_STEPS} steps
+Submit to first message covers the record, the socket, POST /prompt and two fetches of
+`/object_info` (the submission's check and the worker's, whose copy the run's check of the patched
+workflow reuses; a real server's is megabytes, so caching it longer is the next step if it shows).
+The last message to the artifact covers the download, the MP4 check and faststart re-mux, the poster and storing.
+A long job: {LONG_STEPS} steps
 of {LONG_STEP_SECONDS:g} s, then a decode that sends nothing for {LONG_SILENCE:g} s (as a real VAE decode
 does): {long_wall:.1f} s in all, and the job's progress never went quiet for more than
 **{long_gap:.2f} s** (the engine re-reports every 2 s while

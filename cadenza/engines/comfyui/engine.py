@@ -36,6 +36,7 @@ PRESETS: dict[str, dict[str, float]] = {
 PRESET_TIME = {"fast": 0.4, "balanced": 1.0, "quality": 2.6}
 MIN_VERSION = (0, 3, 30)  # the core LTX-Video nodes with LTXVAddGuide; ACE-Step 1.5 needs a 2026 build
 STATS_CACHE_SECONDS = 5.0
+INFO_REUSE_SECONDS = 10.0  # a run reuses the /object_info its worker's availability check just fetched
 
 
 class ComfyAdvanced(BaseModel):
@@ -73,6 +74,7 @@ class ComfyUIEngine:
 
     def __init__(self) -> None:
         self._stats: tuple[float, str, tuple[bool, str]] | None = None
+        self._info: tuple[float, str, dict[str, Any]] | None = None
 
     # -- settings and availability ----------------------------------------------------------------
     @property
@@ -127,10 +129,20 @@ class ComfyUIEngine:
         advanced = ComfyAdvanced.model_validate(request.advanced)
         workflow = self.library().for_task(request.task, advanced.workflow)
         with self.client() as client:
-            problems = check(workflow.graph, client.object_info())
+            problems = check(workflow.graph, self._object_info(client, fresh=True))
         if problems:
             return False, self._missing(workflow, problems)
         return True, reason
+
+    def _object_info(self, client: ComfyClient, *, fresh: bool) -> dict[str, Any]:
+        """The server's node definitions (megabytes on a real server): fetched fresh when asked, else the
+        copy fetched moments ago by the availability check of the same job."""
+        cached = self._info
+        if not fresh and cached and cached[1] == self.url and time.monotonic() - cached[0] < INFO_REUSE_SECONDS:
+            return cached[2]
+        info = client.object_info()
+        self._info = (time.monotonic(), self.url, info)
+        return info
 
     def _missing(self, workflow: Workflow, problems: list[str]) -> str:
         return f"workflow {workflow.name!r} cannot run on ComfyUI at {self.url}: " + "; ".join(problems)
@@ -164,7 +176,9 @@ class ComfyUIEngine:
             soundtrack = self._files(request, ctx, workflow)
             # 3. check the patched copy before anything is queued
             server = self._server(client)
-            problems = check(workflow.patched(values), client.object_info())
+            problems = check(workflow.patched(values), self._object_info(client, fresh=False))
+            if problems:  # ask again: the copy may predate a model the server has just been given
+                problems = check(workflow.patched(values), self._object_info(client, fresh=True))
             if problems:
                 raise EngineUnavailable(self._missing(workflow, problems))
             # 4. upload the inputs
