@@ -40,10 +40,12 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 
+from tests.engines.comfyui.standin_media import write_video
+from tests.engines.comfyui.standin_validation import UPLOAD_FLAGS, validate
+
 DATA = Path(__file__).resolve().parent / "data"
 VERSION = "0.8.1"
 AUDIO_RATE = 44100  # VAEDecodeAudio's rate
-UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload")
 
 
 def node_definitions() -> dict[str, Any]:
@@ -106,124 +108,7 @@ class StandIn:
 
     # -- validation, as execution.validate_prompt ------------------------------------------------
     def validate(self, graph: dict[str, Any]) -> dict[str, Any] | None:
-        info = self.object_info()
-        for node_id, node in graph.items():
-            kind = node.get("class_type") if isinstance(node, dict) else None
-            if kind not in info:
-                return {
-                    "error": {
-                        "type": "invalid_prompt",
-                        "message": f"Cannot execute because node {kind} does not exist.",
-                        "details": f"Node ID '#{node_id}'",
-                        "extra_info": {},
-                    },
-                    "node_errors": {},
-                }
-        outputs = [n for n, node in graph.items() if info[node["class_type"]].get("output_node")]
-        if not outputs:
-            return {
-                "error": {
-                    "type": "prompt_no_outputs",
-                    "message": "Prompt has no outputs",
-                    "details": "",
-                    "extra_info": {},
-                },
-                "node_errors": {},
-            }
-        node_errors = {}
-        for node_id, node in graph.items():
-            errors = self._node_errors(graph, node, info)
-            if errors:
-                node_errors[node_id] = {
-                    "errors": errors,
-                    "dependent_outputs": outputs,
-                    "class_type": node["class_type"],
-                }
-        if node_errors:
-            return {
-                "error": {
-                    "type": "prompt_outputs_failed_validation",
-                    "message": "Prompt outputs failed validation",
-                    "details": "",
-                    "extra_info": {},
-                },
-                "node_errors": node_errors,
-            }
-        return None
-
-    def _node_errors(self, graph: dict[str, Any], node: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
-        def error(kind: str, message: str, details: str, name: str) -> dict[str, Any]:
-            return {"type": kind, "message": message, "details": details, "extra_info": {"input_name": name}}
-
-        definition = info[node["class_type"]]["input"]
-        specs = definition.get("required", {}) | definition.get("optional", {})
-        inputs = node.get("inputs", {})
-        errors = []
-        for name in definition.get("required", {}):
-            if name not in inputs:
-                errors.append(error("required_input_missing", "Required input is missing", name, name))
-        for name, value in inputs.items():
-            spec = specs.get(name)
-            if spec is None:
-                continue
-            wanted = spec[0]
-            if isinstance(value, list) and len(value) == 2 and isinstance(value[1], int):
-                source = graph.get(str(value[0]))
-                if source is None:
-                    errors.append(
-                        error("bad_linked_input", "Bad linked input", f"{name}: node {value[0]} does not exist", name)
-                    )
-                    continue
-                produced = info[source["class_type"]]["output"]
-                received = produced[value[1]] if 0 <= value[1] < len(produced) else f"no output {value[1]}"
-                expected = "COMBO" if isinstance(wanted, list) else wanted
-                if received != expected and not (
-                    expected in ("INT", "FLOAT", "COMBO") and received in ("INT", "FLOAT")
-                ):
-                    errors.append(
-                        error(
-                            "return_type_mismatch",
-                            "Return type mismatch between linked nodes",
-                            f"{name}, received_type({received}) mismatch input_type({expected})",
-                            name,
-                        )
-                    )
-                continue
-            flags = spec[1] if len(spec) > 1 else {}
-            if isinstance(wanted, list):
-                if any(flags.get(flag) for flag in UPLOAD_FLAGS):
-                    if not (self.inputs / str(value)).is_file():
-                        errors.append(
-                            error(
-                                "custom_validation_failed",
-                                "Custom validation failed for node",
-                                f"Invalid file: {value}",
-                                name,
-                            )
-                        )
-                elif value not in wanted:
-                    errors.append(
-                        error("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {wanted}", name)
-                    )
-            elif wanted in ("INT", "FLOAT"):
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    errors.append(
-                        error(
-                            "invalid_input_type",
-                            f"Failed to convert an input value to a {wanted} value",
-                            f"{name}, {value}",
-                            name,
-                        )
-                    )
-                elif "min" in flags and value < flags["min"]:
-                    errors.append(
-                        error("value_smaller_than_min", f"Value {value} smaller than min of {flags['min']}", name, name)
-                    )
-                elif "max" in flags and value > flags["max"]:
-                    errors.append(
-                        error("value_bigger_than_max", f"Value {value} bigger than max of {flags['max']}", name, name)
-                    )
-        return errors
+        return validate(graph, self.object_info(), self.inputs)
 
     # -- the app -----------------------------------------------------------------------------------
     def app(self) -> FastAPI:
@@ -590,52 +475,6 @@ def topological(graph: dict[str, Any]) -> list[str]:
     for node_id in sorted(graph, key=lambda n: (len(n), n)):
         visit(node_id)
     return order
-
-
-def fitted(path: Path, width: int, height: int) -> np.ndarray:
-    from cadenza.media.video import read_image
-
-    return read_image(path, (width, height))
-
-
-def write_video(path: Path, video: dict[str, Any], codec: str) -> None:
-    """The frames the graph implies: guides as first/last frames, a source's frames inverted, otherwise a
-    seeded moving gradient."""
-    from cadenza.media.video import VideoWriter, read_frames
-
-    image, fps = video["image"], video["fps"]
-    width, height, count = image["w"], image["h"], image["frames"]
-    audio = video["audio"]["path"] if video.get("audio") else None
-    source = read_frames(image["video"], size=(width, height)) if image.get("video") else None
-    ys, xs = np.mgrid[0:height, 0:width]
-    seed = image.get("seed", 0)
-
-    def frame(index: int) -> np.ndarray:
-        if source is not None:
-            return 255 - next(source)
-        if index == 0 and image.get("first"):
-            return fitted(image["first"]["path"], width, height)
-        if index == count - 1 and image.get("last"):
-            return fitted(image["last"]["path"], width, height)
-        shift = index * 4 + seed % 97
-        red = (xs + shift) % 256
-        green = (ys + 2 * shift) % 256
-        blue = np.full_like(xs, (seed * 37 + index * 3) % 256)
-        return np.stack([red, green, blue], axis=-1).astype(np.uint8)
-
-    if codec == "libx264":
-        with VideoWriter(path, width, height, fps=round(float(fps)), audio=audio, preset="fast") as writer:
-            for index in range(count):
-                writer.write(frame(index))
-        return
-    import av  # another codec, without audio: what an old or custom save node might write
-
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=round(float(fps)))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(count):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame(index), format="rgb24")))
-        container.mux(stream.encode(None))
 
 
 class Running:
