@@ -12,7 +12,7 @@ _LRC_TIME = re.compile(r"\[(\d+):(\d+(?:\.\d+)?)\]")
 
 
 @lru_cache(maxsize=8)
-def _font(size: int):  # noqa: ANN202 - a Pillow FreeTypeFont
+def _font(size: int):
     from PIL import ImageFont
 
     return ImageFont.load_default(size=size)
@@ -37,9 +37,9 @@ def wrap(text: str, size: int, max_width: int) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def text_mask(text: str, size: int, max_width: int, shadow: bool = True) -> np.ndarray:
-    """The text, wrapped and centred, as an (h, w) uint8 alpha mask; a soft dark halo keeps it legible."""
-    from PIL import Image, ImageDraw, ImageFilter
+def text_mask(text: str, size: int, max_width: int) -> np.ndarray:
+    """The text, wrapped and centred, as an (h, w) uint8 alpha mask."""
+    from PIL import Image, ImageDraw
 
     font = _font(size)
     lines = wrap(text, size, max_width) or [" "]
