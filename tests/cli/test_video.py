@@ -133,7 +133,7 @@ def test_same_seed_same_frames(home: Path, tmp_path: Path) -> None:
             "9",
             home=home,
             out=tmp_path / str(n),
-        )  # fmt: skip
+        )
         for n in range(2)
     ]
     one, two = (np.stack(list(read_frames(video(r)))) for r in runs)
