@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import comfyui, generate, service
+from benchmarks import comfyui, generate, service, video
 
 
 def main() -> None:
-    figures = {"procedural": generate.main(), "service": service.main(), "comfyui": comfyui.main()}
+    figures = {
+        "procedural": generate.main(),
+        "service": service.main(),
+        "video": video.main(),
+        "comfyui": comfyui.main(),
+    }
     print(json.dumps(figures, indent=2))
 
 
