@@ -214,10 +214,12 @@ class VideoWriter:
             yield from resampler.resample(frame)
         yield from resampler.resample(None)
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, pixel_format: str = "rgb24") -> None:
+        """One frame: (height, width, 3) RGB, or with pixel_format "yuv420p" an I420 buffer of shape
+        (height * 3 // 2, width) in limited-range BT.601, which skips FFmpeg's colour conversion."""
         import av
 
-        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        video_frame = av.VideoFrame.from_ndarray(frame, format=pixel_format)
         video_frame.pts = self.frames
         self.container.mux(self.video.encode(video_frame))
         self.frames += 1
