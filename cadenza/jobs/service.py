@@ -27,7 +27,6 @@ from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
 from cadenza.tasks import TASK_MODELS, describe_validation_error, parse_request
 
-
 # video tasks whose length defaults to their source's: task -> the request field it comes from
 LENGTH_FROM_SOURCE = {"a2v": "audio", "lipsync": "audio", "style": "video"}
 

@@ -16,8 +16,8 @@ from typing import Any
 import gradio as gr
 
 from cadenza.errors import CadenzaError
-from cadenza.jobs.models import FINISHED, Artifact, Job
 from cadenza.jobs.links import file_url
+from cadenza.jobs.models import FINISHED, Artifact, Job
 from cadenza.jobs.service import JobService
 
 POLL_SECONDS = 0.4
