@@ -106,14 +106,14 @@ class JobService:
     def estimate(self, *, task: str, input: dict[str, Any], engine: str | None = None) -> Estimate:
         """The engine's rough wall time for a request, before it is submitted (nothing is recorded).
 
-        File inputs not chosen yet stand in as placeholders: the estimate depends on the shape of the
-        work, not on the file. When a video's length is left to its source (a2v, lipsync, style), the
-        source's own length is used.
+        File inputs (and a prompt) not given yet stand in as placeholders: the estimate depends on the
+        shape of the work, not on the file or the words. When a video's length is left to its source
+        (a2v, lipsync, style), the source's own length is used.
         """
         model = TASK_MODELS.get(task)
         placeholders = {
             name: "pending"
-            for name in SOURCE_KINDS
+            for name in (*SOURCE_KINDS, "prompt")
             if model is not None and name in model.model_fields and model.model_fields[name].is_required()
         }
         request = parse_request(task, {**placeholders, **{k: v for k, v in input.items() if v not in (None, "")}})

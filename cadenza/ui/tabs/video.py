@@ -7,6 +7,7 @@ accordion follow the mode. The estimate is the engine's own, asked through the j
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ FILE_FIELDS = {
     "video": ("Source video", "video", "a video"),
 }
 DRAWER = "document.getElementById('cz-video-drawer')"
-CLOSE_DRAWER = f"(mode) => {{ {DRAWER}?.classList.remove('cz-open'); return mode; }}"
+CLOSE_DRAWER = f"(...inputs) => {{ {DRAWER}?.classList.remove('cz-open'); return inputs; }}"
 
 
 def header_html(task: str) -> str:
@@ -201,10 +202,11 @@ class VideoTab:
             request = self.request(task, settings, self.chosen_files(task, parts, upload=False), upload=False)
             estimate = self.service.estimate(**request)
         except CadenzaError as error:
-            return f'<p class="cz-note cz-estimate" data-ok="0">Estimate: {error.message}</p>'
+            reason = html.escape(error.message)
+            return f'<p class="cz-note cz-estimate" data-task="{task}" data-ok="0">Estimate: {reason}</p>'
         length = f" for {estimate.duration:.1f} s of video" if estimate.duration else ""
         return (
-            f'<p class="cz-note cz-estimate" data-ok="1" data-seconds="{estimate.seconds:g}">'
+            f'<p class="cz-note cz-estimate" data-task="{task}" data-ok="1" data-seconds="{estimate.seconds:g}">'
             f"Estimate: about {estimate.seconds:.0f} s with {estimate.engine}{length}</p>"
         )
 
