@@ -114,6 +114,12 @@ def test_make_a_video_of_a_song_plays_as_long_as_the_song(browser, studio: Serve
     assert page.locator("#cz-downloads").get_by_text(re.compile(r"\.mp4$")).count() == 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "video-desktop.png"))
+
+    open_tab(page, "History")
+    page.locator("#cz-history-task input").first.click()
+    page.get_by_role("option", name="a2v", exact=True).click()
+    row = page.locator("#cz-history-table").get_by_text(f"generate {song_id[:8]}").filter(visible=True).first
+    row.wait_for()
     page.close()
 
 
