@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from cadenza.config import Settings
+from cadenza.jobs.links import signature_matches
 from cadenza.jobs.service import JobService
 from cadenza.jobs.store import Store
 
@@ -31,9 +32,15 @@ def get_store(request: Request) -> Store:
 def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    """When CADENZA_API_TOKEN is set, every /api/v1 route needs `Authorization: Bearer <token>`."""
+    """When CADENZA_API_TOKEN is set, every /api/v1 route needs `Authorization: Bearer <token>`.
+
+    A file URL signed for its artifact (`?sig=`, see jobs/links.py) stands in for the header, so the
+    studio's players can stream files."""
     token = request.app.state.settings.api_token
     if not token:
+        return
+    artifact_id, signature = request.path_params.get("artifact_id"), request.query_params.get("sig")
+    if artifact_id and signature and signature_matches(token, artifact_id, signature):
         return
     if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})

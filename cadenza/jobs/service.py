@@ -10,6 +10,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,27 @@ from cadenza.jobs.sources import SOURCE_KINDS
 from cadenza.jobs.store import JobPage, Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
-from cadenza.tasks import describe_validation_error, parse_request
+from cadenza.tasks import TASK_MODELS, describe_validation_error, parse_request
+
+# video tasks whose length defaults to their source's: task -> the request field it comes from
+LENGTH_FROM_SOURCE = {"a2v": "audio", "lipsync": "audio", "style": "video"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    engine: str
+    seconds: float
+    duration: float | None  # the output's length the estimate assumed, when known
+
+
+def _source_seconds(task: str, request: Any, settings: Settings, store: Store) -> float | None:
+    """The length of the source a video task takes its duration from, read from its stored record."""
+    field = LENGTH_FROM_SOURCE.get(task)
+    source_id = getattr(request, field, None) if field else None
+    if not source_id or source_id == "pending":
+        return None
+    resolved, _ = sources.resolve(settings, store, source_id, SOURCE_KINDS[field], field)
+    return sources.duration_of(resolved.path)
 
 
 class JobService:
@@ -81,6 +102,33 @@ class JobService:
         if created and enqueue and self.enqueue is not None:
             self.enqueue(job.id)
         return job
+
+    def estimate(self, *, task: str, input: dict[str, Any], engine: str | None = None) -> Estimate:
+        """The engine's rough wall time for a request, before it is submitted (nothing is recorded).
+
+        File inputs (and a prompt) not given yet stand in as placeholders: the estimate depends on the
+        shape of the work, not on the file or the words. When a video's length is left to its source
+        (a2v, lipsync, style), the source's own length is used.
+        """
+        model = TASK_MODELS.get(task)
+        placeholders = {
+            name: "pending"
+            for name in (*SOURCE_KINDS, "prompt")
+            if model is not None and name in model.model_fields and model.model_fields[name].is_required()
+        }
+        request = parse_request(task, {**placeholders, **{k: v for k, v in input.items() if v not in (None, "")}})
+        source = None
+        for name, kind in SOURCE_KINDS.items():
+            source_id = getattr(request, name, None)
+            if source_id and source_id != placeholders.get(name):
+                resolved, _ = sources.resolve(self.settings, self.store, source_id, kind, name)
+                source = source or resolved
+        chosen = registry.pick(task, engine, source, request)
+        if getattr(request, "duration", "unset") is None and getattr(request, "frames", None) is None:
+            length = _source_seconds(task, request, self.settings, self.store)
+            if length:
+                request.duration = length
+        return Estimate(chosen.name, float(chosen.estimate_seconds(request)), getattr(request, "duration", None))
 
     def get(self, job_id: str) -> Job:
         return self.store.get_job(job_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 from cadenza.config import Settings
 from cadenza.engines.base import SourceFile
-from cadenza.errors import InputError, NotFound
+from cadenza.errors import CadenzaError, InputError, NotFound
 from cadenza.jobs.models import Job
 from cadenza.jobs.store import Store
 
@@ -80,3 +80,17 @@ def resolve_inputs(settings: Settings, store: Store, request: dict[str, Any]) ->
         for name, kind in SOURCE_KINDS.items()
         if request.get(name)
     }
+
+
+def duration_of(path: Path) -> float | None:
+    """A source file's length in seconds from its header (audio) or streams (video); None if unreadable."""
+    try:
+        if path.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv"):
+            from cadenza.media.video import probe
+
+            return probe(path).duration_s
+        from cadenza.media.io import audio_info
+
+        return audio_info(path)[0]
+    except (CadenzaError, RuntimeError, OSError):
+        return None

@@ -16,12 +16,14 @@ from fastapi import FastAPI
 from cadenza import __version__
 from cadenza.errors import CadenzaError
 from cadenza.jobs.service import JobService
+from cadenza.tasks import VIDEO_TASKS
 from cadenza.ui.forms import previous_results
 from cadenza.ui.panel import PanelView, artifact_path, build_panel, error_html, recipe_request, wait_until_finished
 from cadenza.ui.tabs.generate import GenerateTab
 from cadenza.ui.tabs.history import HistoryTab
 from cadenza.ui.tabs.lyrics import LyricsTab
 from cadenza.ui.tabs.song_tasks import SONG_TASKS, SongTaskTab
+from cadenza.ui.tabs.video import VideoTab
 
 EXPORT_FORMATS = ("stems-zip", "ardour", "reaper")
 EXPORT_WAIT_SECONDS = 120
@@ -51,6 +53,21 @@ CSS = """
 }
 .cz-error-text { color: var(--error-text-color); font-weight: 600; margin: .25rem 0; }
 .cz-exports { flex-wrap: wrap; }
+.cz-video-head { display: flex; align-items: center; gap: .6rem; margin: .2rem 0 .4rem; }
+.cz-video-head h2 { margin: 0; font-size: 1.15rem; }
+.cz-drawer-toggle { display: none; border: 1px solid var(--border-color-primary); border-radius: 6px;
+  padding: .3rem .7rem; background: var(--button-secondary-background-fill); color: var(--body-text-color); }
+#cz-video-mode .wrap { flex-direction: column; }
+#cz-video-mode label { width: 100%; }
+.cz-video-form { min-width: 0 !important; }
+.cz-video { width: 100%; max-height: 60vh; border-radius: 8px; background: #000; }
+@media (max-width: 720px) {
+  .cz-drawer-toggle { display: inline-block; }
+  #cz-video-drawer { display: none !important; }
+  #cz-video-drawer.cz-open { display: flex !important; position: fixed; top: 0; left: 0; bottom: 0; z-index: 1000;
+    width: min(80vw, 300px); padding: 1rem; overflow-y: auto; background: var(--background-fill-primary);
+    box-shadow: 0 0 24px rgba(0, 0, 0, .35); }
+}
 """
 
 HEAD = (
@@ -70,11 +87,12 @@ def build_studio(service: JobService) -> gr.Blocks:
                 generate = GenerateTab(service)
                 song_tabs = [SongTaskTab(spec, service) for spec in SONG_TASKS]
                 lyrics = LyricsTab(service)
+                video = VideoTab(service)
                 history = HistoryTab(service)
             with gr.Column(scale=2, min_width=320):
                 panel = build_panel()
         view = PanelView(service, panel)
-        for tab in (generate, *song_tabs, lyrics, history):
+        for tab in (generate, *song_tabs, lyrics, video, history):
             tab.wire(view)
 
         for song_tab in song_tabs:
@@ -86,17 +104,18 @@ def build_studio(service: JobService) -> gr.Blocks:
         panel.takes.change(view.show, panel.takes, panel.outputs)
 
         forms_by_task = {"generate": generate, "lyrics": lyrics, **{t.spec.task: t for t in song_tabs}}
+        forms_by_task.update({task: video for task in VIDEO_TASKS})
         form_outputs = [tabs]
-        for form in forms_by_task.values():
-            form_outputs += list(form.fill({}).keys())
+        for form in {id(form): form for form in forms_by_task.values()}.values():
+            form_outputs += list(form.fill({"task": "t2v"}).keys())
 
         def reuse(job_id: str | None) -> dict[Any, Any]:
             job = service.get(job_id) if job_id else None
             form = forms_by_task.get(job.task) if job else None
             if job is None or form is None:
                 return {tabs: gr.update()}
-            request = {**job.request, **recipe_request(job.recipe)}
-            return {tabs: gr.Tabs(selected=job.task), **form.fill(request)}
+            request = {**job.request, **recipe_request(job.recipe), "task": job.task}
+            return {tabs: gr.Tabs(selected=getattr(form, "tab_id", job.task)), **form.fill(request)}
 
         panel.reuse.click(reuse, panel.shown, form_outputs)
 
@@ -105,6 +124,21 @@ def build_studio(service: JobService) -> gr.Blocks:
             button.click(
                 partial(export, service, view, export_format), panel.shown, [panel.downloads, panel.export_error]
             )
+
+        def make_video(song_id: str | None, *values: Any):
+            """An a2v job for the song on show (its parent), followed in the panel from the Video area."""
+            if not song_id:
+                yield {panel.export_error: error_html("open a finished song first")}
+                return
+            yield {tabs: gr.Tabs(selected=video.tab_id), **video.fill({"task": "a2v", "audio": song_id})}
+            yield from view.submit(lambda: [video.music_video(song_id, *values)], panel.export_error)
+
+        fill_outputs = list(video.fill({"task": "a2v"}).keys())
+        panel.make_video.click(
+            make_video,
+            [panel.shown, *video.settings, *video.files],
+            [*panel.outputs, tabs, *fill_outputs],
+        )
     studio.queue(default_concurrency_limit=None)
     return studio
 

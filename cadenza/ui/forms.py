@@ -12,12 +12,18 @@ from cadenza.errors import CadenzaError, InputError
 from cadenza.jobs.service import JobService
 
 
-def engine_picker(task: str) -> gr.Dropdown:
-    """Engines that serve the task; unavailable ones are marked and their reason shown below."""
+def engine_choices(task: str) -> tuple[list[tuple[str, str]], str | None, str]:
+    """(choices, default, set-up notes) for a task's picker; unavailable engines are marked."""
     infos = [info for info in registry.describe() if task in info.tasks and info.name != "noop"]
     choices = [(info.name if info.available else f"{info.name} (unavailable)", info.name) for info in infos]
     reasons = [f"**{info.name}** — unavailable: {info.reason}" for info in infos if not info.available]
     default = registry.DEFAULTS.get(task) or (choices[0][1] if choices else None)
+    return choices, default, "\n\n".join(reasons)
+
+
+def engine_picker(task: str) -> gr.Dropdown:
+    """Engines that serve the task; unavailable ones are marked and their reason shown below."""
+    choices, default, reasons = engine_choices(task)
     picker = gr.Dropdown(
         choices=choices,
         value=default,
@@ -26,9 +32,9 @@ def engine_picker(task: str) -> gr.Dropdown:
         interactive=len(choices) > 1,
     )
     if reasons:  # folded: the fixes are long (fetch commands, server URLs) and matter only when wanted
-        count = len(reasons)
+        count = reasons.count("**") // 2
         with gr.Accordion(f"{count} more engine{'s' if count > 1 else ''} need set-up", open=False):
-            gr.Markdown("\n\n".join(reasons), elem_classes="cz-note")
+            gr.Markdown(reasons, elem_classes="cz-note")
     return picker
 
 
@@ -69,17 +75,20 @@ def _value(spec: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def advanced_accordion(task: str, engine: gr.Dropdown) -> gr.State:
-    """An "Advanced" accordion drawn from the chosen engine's schema; returns the state holding the values."""
+def advanced_accordion(task: str, engine: gr.Dropdown, mode: gr.components.Component | None = None) -> gr.State:
+    """An "Advanced" accordion drawn from the chosen engine's schema; returns the state holding the values.
+
+    `mode`, when given, is a component holding the task (an area with several modes, like Video), and
+    the accordion is redrawn for the task it names."""
     values = gr.State({})
     with gr.Accordion("Advanced", open=False, elem_id=f"cz-{task}-advanced"):
 
-        @gr.render(inputs=[engine])
-        def draw(engine_name: str | None) -> None:
+        @gr.render(inputs=[engine] if mode is None else [engine, mode])
+        def draw(engine_name: str | None, chosen_task: str = task) -> None:
             model = None
             if engine_name:
                 try:
-                    model = registry.load(engine_name).advanced_model(task)
+                    model = registry.load(engine_name).advanced_model(chosen_task)
                 except CadenzaError as error:
                     gr.Markdown(error.message)
             if model is None:
@@ -100,7 +109,8 @@ def advanced_accordion(task: str, engine: gr.Dropdown) -> gr.State:
 
                 control.change(remember, [control, values], values)
 
-    engine.change(lambda _: {}, engine, values)
+    for trigger in (engine, mode) if mode is not None else (engine,):
+        trigger.change(lambda _: {}, trigger, values)
     return values
 
 
@@ -118,24 +128,30 @@ def source_picker(task: str) -> tuple[gr.Audio, gr.Dropdown]:
     return upload, previous
 
 
-def previous_results(service: JobService, limit: int = 50) -> list[tuple[str, str]]:
-    """Finished songs, newest first, as (label, job id) for a source picker."""
+# what a previous result offers for each kind of input: the roles a job id stands for (see jobs/sources.py)
+RESULT_ROLES = {"audio": ("mix", "audio"), "image": ("poster", "image"), "video": ("video",)}
+
+
+def previous_results(service: JobService, limit: int = 50, kind: str = "audio") -> list[tuple[str, str]]:
+    """Finished jobs with an output of `kind` (songs by default), newest first, as (label, job id)."""
     page = service.list(status="succeeded", limit=limit)
     results = []
     for job in page.items:
-        if any(artifact.role == "mix" for artifact in job.artifacts):
+        if any(artifact.role in RESULT_ROLES[kind] for artifact in job.artifacts):
             label = f"{job.created_at:%m-%d %H:%M} · {job.task} · {(job.prompt or '')[:40]} · {job.id[:8]}"
             results.append((label, job.id))
     return results
 
 
-def resolve_source(service: JobService, upload: str | None, previous: str | None) -> str:
+def resolve_source(
+    service: JobService, upload: str | None, previous: str | None, field: str = "source", what: str = "an audio file"
+) -> str:
     """The source id for a request: a fresh upload wins over a picked result."""
     if upload:
         return service.upload_file(Path(upload)).id
     if previous:
         return previous
-    raise InputError("source: upload an audio file or pick a previous result")
+    raise InputError(f"{field}: upload {what} or pick a previous result")
 
 
 def number_or_none(value: float | None) -> float | None:

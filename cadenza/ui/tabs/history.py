@@ -9,9 +9,9 @@ import gradio as gr
 from cadenza.errors import CadenzaError
 from cadenza.jobs.service import JobService
 from cadenza.tasks import TASK_MODELS
-from cadenza.ui.panel import PanelView, error_html
+from cadenza.ui.panel import PanelView, chain, error_html
 
-COLUMNS = ["When", "Task", "Status", "Prompt", "Seed", "Id"]
+COLUMNS = ["When", "Task", "Status", "Prompt", "Seed", "Made from", "Id"]
 STATUSES = ["", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
@@ -40,9 +40,12 @@ class HistoryTab:
     def rows(self, text: str, task: str, status: str) -> list[list[Any]]:
         page = self.service.list(text=text or None, task=task or None, status=status or None, limit=100)
         return [
-            [f"{job.created_at:%Y-%m-%d %H:%M}", job.task, job.status, job.prompt, job.request.get("seed"), job.id]
+            [
+                f"{job.created_at:%Y-%m-%d %H:%M}", job.task, job.status, job.prompt, job.request.get("seed"),
+                chain(self.service, job), job.id,
+            ]
             for job in page.items
-        ]
+        ]  # fmt: skip
 
     def wire(self, view: PanelView) -> None:
         self.view = view
