@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import generate, service
+from benchmarks import generate, service, singing
 
 
 def main() -> None:
-    figures = {"procedural": generate.main(), "service": service.main()}
+    figures = {"procedural": generate.main(), "singing": singing.main(), "service": service.main()}
     print(json.dumps(figures, indent=2))
 
 

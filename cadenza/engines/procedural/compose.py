@@ -125,6 +125,7 @@ def compose(
         else:
             sections = arrange(genre.arrangement, total_bars, style.energy)
     score = Score(style.bpm, style.parsed_key, meter, sections, [], [], length_seconds, list(style.textures))
+    score.voice, score.timbre, score.vocal_language = style.voice, style.timbre, style.vocal_language
     score.chords = list(harmony) if harmony else harmonise(style, sections, rng)
     score.tracks = _tracks(style, genre)
     if lyrics:
@@ -262,7 +263,7 @@ def _humanise(score: Score, genre: Genre, rng: RngFactory) -> None:
             offsets = generator.normal(0.0, jitter_ms / 1000.0 / seconds_per_beat, len(notes))
             velocity_offsets = generator.integers(-6, 7, len(notes))
             for note, offset, dv in zip(notes, offsets, velocity_offsets, strict=True):
-                swung = _swing(note.start, genre.swing, genre.swing_unit)
+                swung = note.start if track.role == "vocal" else _swing(note.start, genre.swing, genre.swing_unit)
                 note.start = max(0.0, swung + (0.0 if note.start == start else float(offset)))
                 note.velocity = int(np.clip(note.velocity + dv, 1, 127))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadenza.engines.procedural import synth
+from cadenza.engines.procedural import singer, synth
 from cadenza.engines.procedural.score import Score, Track
 from cadenza.engines.procedural.soundfont import Renderer
 
@@ -141,7 +141,9 @@ def render_song(
     any_send = False
     steps = len(score.tracks) + len(score.textures) + 1
     for index, track in enumerate(score.tracks):
-        if renderer.kind == "soundfont" and renderer.soundfont is not None:
+        if track.role == "vocal" and any(n.lyric for n in track.notes):
+            dry[:] = singer.sing_track(track, score, SAMPLE_RATE, frames, check)
+        elif renderer.kind == "soundfont" and renderer.soundfont is not None:
             render_track_soundfont(track, score, renderer.soundfont, dry, check)
         else:
             dry[:] = synth.render_track(track, score, SAMPLE_RATE, frames, check)

@@ -13,6 +13,7 @@ class Note:
     duration: float  # beats
     pitch: int
     velocity: int
+    lyric: str | None = None  # the syllable a vocal note starts; None on the later notes of a melisma
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Score:
     textures: list[str] = field(default_factory=list)  # non-MIDI layers, e.g. "vinyl"
     lyric_events: list[tuple[float, str]] = field(default_factory=list)  # (beat, syllable) sung by the vocal
     lyric_lines: list[tuple[float, str]] = field(default_factory=list)  # (beat, line) where each line starts
+    voice: str = "alto"  # the singer's register (see singer.VOICES)
+    timbre: str = "clear"
+    vocal_language: str = "en"
 
     @property
     def bar_beats(self) -> float:

@@ -119,6 +119,9 @@ class Style:
     energy: float
     instruments: dict[str, int]
     textures: list[str] = field(default_factory=list)
+    voice: str = "alto"  # the singer's register: soprano, alto, tenor, baritone
+    timbre: str = "clear"  # clear, warm, bright, breathy
+    vocal_language: str = "en"  # an eSpeak NG language code
 
     @property
     def parsed_key(self) -> Key:
@@ -230,7 +233,10 @@ def resolve_style(request: GenerateRequest) -> Style:
     if re.search(r"\b(vinyl|crackle|tape hiss)\b", text) and "vinyl" not in textures:
         textures.append("vinyl")
 
+    voice, timbre = voice_from_text(text, request.seed)
     return Style(
+        voice=voice,
+        timbre=timbre,
         genre=genre.name,
         mood=mood,
         bpm=float(bpm),
@@ -246,3 +252,41 @@ def _default_tonic(genre: Genre, seed: int | None) -> int:
     """A key that suits the genre's instruments when the prompt names none; varies with the seed."""
     choices = (0, 2, 4, 5, 7, 9) if genre.mode == "major" else (9, 4, 2, 0, 7, 11)
     return choices[(seed or 0) % len(choices)]
+
+
+VOICE_WORDS = {
+    "soprano": "soprano",
+    "female vocal": "alto",
+    "female vocals": "alto",
+    "female voice": "alto",
+    "female singer": "alto",
+    "woman": "alto",
+    "girl": "soprano",
+    "alto": "alto",
+    "high voice": "soprano",
+    "tenor": "tenor",
+    "male vocal": "tenor",
+    "male vocals": "tenor",
+    "male voice": "tenor",
+    "male singer": "tenor",
+    "man": "tenor",
+    "baritone": "baritone",
+    "deep voice": "baritone",
+    "low voice": "baritone",
+    "bass voice": "baritone",
+}
+TIMBRE_WORDS = {
+    "breathy": "breathy",
+    "whisper": "breathy",
+    "airy": "breathy",
+    "warm voice": "warm",
+    "bright voice": "bright",
+}
+
+
+def voice_from_text(text: str, seed: int | None) -> tuple[str, str]:
+    """The singer's register and timbre named in the prompt; else a register drawn from the seed."""
+    voices = _phrases(VOICE_WORDS, text)
+    timbres = _phrases(TIMBRE_WORDS, text)
+    voice = VOICE_WORDS[voices[0][1]] if voices else ("alto", "tenor")[(seed or 0) % 2]
+    return voice, TIMBRE_WORDS[timbres[0][1]] if timbres else "clear"
