@@ -25,6 +25,7 @@ class Track:
     pan: float = 0.0  # -1 left .. 1 right
     gain_db: float = 0.0
     reverb: float = 0.15  # send level 0..1
+    synth: str = ""  # a synthesised voice or kit (synth.VOICES) instead of the SoundFont; "" for none
     notes: list[Note] = field(default_factory=list)
 
 
@@ -60,6 +61,7 @@ class Score:
     voice: str = "alto"  # the singer's register (see singer.VOICES)
     timbre: str = "clear"
     vocal_language: str = "en"
+    brightness: float = 0.0  # tilt of every pitched stem, dB per octave around 1 kHz
 
     @property
     def bar_beats(self) -> float:
