@@ -168,6 +168,7 @@ def compose(
     if lyrics:
         by_role["vocal"].notes, score.lyric_events, score.lyric_lines = vocal.sing(score, lyrics, rng)
     _ending(score, by_role, ending_bar, lead_pitch)
+    _ring_on(score, by_role, ending_bar)
     _humanise(score, genre, rng)
     score.tracks = [t for t in score.tracks if t.notes]
     return score
@@ -251,7 +252,9 @@ def _ending(score: Score, by_role: dict[str, Track], ending_bar: int, lead_pitch
             track.notes += [Note(start, 1.0, 49, 96), Note(start, 1.0, 36, 104)]
         elif role in ("chords", "pad"):
             low, high = ROLE_RANGE[role]
-            track.notes += [Note(start, hold, p, 84) for p in voice(tonic.tones, None, low, high)]
+            pitches = voice(tonic.tones, None, low, high)
+            track.notes += [Note(start, hold, p, 84) for p in pitches]
+
         elif role in ("bass", "timpani"):
             low, _ = ROLE_RANGE[role]
             track.notes.append(Note(start, hold, low + (tonic.root - low) % 12, 96))
@@ -260,6 +263,19 @@ def _ending(score: Score, by_role: dict[str, Track], ending_bar: int, lead_pitch
             target = lead_pitch if lead_pitch is not None else (low + high) / 2
             pitch = min((p for p in range(low, high + 1) if p % 12 == tonic.root), key=lambda p: abs(p - target))
             track.notes.append(Note(start, hold, pitch, 88))
+
+
+def _ring_on(score: Score, by_role: dict[str, Track], ending_bar: int) -> None:
+    """Pianos, guitars and mallets die away before a long final chord ends: strike it again, softly and
+    rolled, halfway through, so the song sounds to its last second."""
+    start = ending_bar * score.bar_beats
+    for track in by_role.values():
+        if track.is_drum or track.synth or not (track.program < 16 or 24 <= track.program < 32 or track.program > 103):
+            continue
+        final = [n for n in track.notes if abs(n.start - start) < 1e-6 and n.duration > 4.0]
+        for i, note in enumerate(sorted(final, key=lambda n: n.pitch)):
+            half = note.duration / 2
+            track.notes.append(Note(start + half + 0.08 * i, half - 0.08 * i, note.pitch, 58))
 
 
 def _humanise(score: Score, genre: Genre, rng: RngFactory) -> None:

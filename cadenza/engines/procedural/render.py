@@ -99,8 +99,26 @@ def render_track(track: Track, score: Score, renderer: Renderer, out: np.ndarray
     if track.synth == "highgain":
         out[:] = synth_voices.high_gain(out, SAMPLE_RATE)
     out[:] = synth_voices.dc_block(out, SAMPLE_RATE)
+    if track.role in HARMONY_ROLES:  # nothing of theirs lives below 40 Hz: what is there is a step or a thump
+        out[:] = _high_pass(out)
     if score.brightness and track.role != "vocal":
         tilt(out, score.brightness)
+
+
+HARMONY_ROLES = ("chords", "pad", "arp", "lead")
+
+
+@cache
+def _high_pass_sos() -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(2, 40.0, btype="highpass", fs=SAMPLE_RATE, output="sos")
+
+
+def _high_pass(audio: np.ndarray) -> np.ndarray:
+    from scipy.signal import sosfilt
+
+    return sosfilt(_high_pass_sos(), audio, axis=0).astype(np.float32)
 
 
 def tilt(audio: np.ndarray, db_per_octave: float) -> None:
