@@ -228,7 +228,7 @@ class ProceduralEngine:
         style, score = iterate.replay(recipe)
         start_bar, end_bar = iterate.snap(score, request.start, request.end)
         ctx.progress(0.05, "compose")
-        edited = iterate.repaint(score, style, start_bar, end_bar, ctx.seed)
+        edited = iterate.repaint(score, style, start_bar, end_bar, ctx.seed, request.prompt)
         start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
         ctx.progress(0.15, "render")
         ramp = render.frames_at(iterate.EDIT_CROSSFADE_S)
@@ -241,6 +241,7 @@ class ProceduralEngine:
             "seed": ctx.seed,
             "start_s": round(score.seconds(start), 4),
             "end_s": round(score.seconds(end), 4),
+            "prompt": request.prompt,
         }
         return self._publish(request, ctx, edited, stems, recipe, operation)
 
@@ -253,7 +254,7 @@ class ProceduralEngine:
         style, score = iterate.replay(recipe)
         length = _extended_length(score.length_seconds, request.seconds)
         ctx.progress(0.05, "compose")
-        longer = iterate.continue_score(score, style, length, ctx.seed)
+        longer = iterate.continue_score(score, style, length, ctx.seed, request.prompt)
         join = iterate.join_bar(score) * score.bar_beats
         ctx.progress(0.15, "render")
         frames, ramp = render.frames_at(length), render.frames_at(iterate.EXTEND_CROSSFADE_S)
@@ -264,6 +265,7 @@ class ProceduralEngine:
             "length_seconds": length,
             "seed": ctx.seed,
             "join_s": round(score.seconds(join), 4),
+            "prompt": request.prompt,
         }
         return self._publish(request, ctx, longer, stems, recipe, operation)
 

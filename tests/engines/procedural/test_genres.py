@@ -122,8 +122,9 @@ def heard() -> dict[str, dict]:
         ctx = RunContext(seed=SEED, scratch=Path("/nonexistent"))
         score = compose(style, SECONDS, ctx.rng)
         stems: dict[str, np.ndarray] = {}
+        keep = stems.__setitem__
         premix = render.render_song(
-            score, pick_renderer(), ctx.rng, lambda n, a: stems.__setitem__(n, a.copy()), lambda _: None, lambda: None
+            score, pick_renderer(), ctx.rng, lambda n, a, keep=keep: keep(n, a.copy()), lambda _: None, lambda: None
         )
         mastered, _ = master(render.bus_compress(premix), RATE)
         boundaries = [render.frames_at(score.seconds(c.start)) for c in score.chords[1:]]
@@ -140,7 +141,6 @@ def heard() -> dict[str, dict]:
             "tail": (len(mastered) - audible[-1]) / RATE,
             "sections": [s.kind for s in score.sections],
         }
-        del stems, premix, mastered
     return measures
 
 
