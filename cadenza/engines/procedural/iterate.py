@@ -19,10 +19,10 @@ import numpy as np
 from cadenza.engines.base import RunContext, SourceAudio
 from cadenza.engines.procedural import render
 from cadenza.engines.procedural.compose import compose
-from cadenza.engines.procedural.score import Score
-from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.genre_choice import phrases
 from cadenza.engines.procedural.prompt_words import INSTRUMENT_WORDS, MOODS
+from cadenza.engines.procedural.score import Score
+from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import Style
 from cadenza.errors import InputError
 from cadenza.media.io import read_audio
