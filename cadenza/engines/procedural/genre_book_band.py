@@ -252,7 +252,7 @@ BAND_GENRES = (
         arrangement=ARRANGEMENT_BLUES,
         keywords=("harmonica", "juke joint", "slide guitar", "crossroads", "bent notes", "the blues"),
         tonics=(4, 9, 7, 2),
-        brightness=-0.4,
+        brightness=-1.2,
         pans={"chords": -0.3, "lead": 0.3},
     ),
     Genre(

@@ -106,9 +106,9 @@ WORLD_GENRES = (
         major=("I IV vi V", "ii V I I"),
         minor=("i iv VII III", "i VII VI VII"),
         sevenths=False,
-        instruments={"chords": 28, "bass": 33, "lead": 108, "pad": 12},
+        instruments={"chords": 28, "bass": 33, "lead": 75, "arp": 108},
         drums={
-            "kick": "X...X...X...X...",
+            "kick": "X..x..X...X..x..",
             "rim": "...x..x....x..x.",
             "shaker": "xgxgxgxgxgxgxgxg",
             "conga": "..x..x.x..x...x.",
@@ -119,7 +119,7 @@ WORLD_GENRES = (
         arrangement=ARRANGEMENT_SONG,
         keywords=("lagos", "nigeria", "ghana", "afro", "shekere", "log drum", "talking drum"),
         tonics=(4, 9, 2, 11),
-        brightness=-0.6,
+        brightness=1.5,
     ),
     Genre(
         name="amapiano",

@@ -164,7 +164,7 @@ def test_every_genre_has_its_own_palette(heard) -> None:
 def test_no_genre_has_dc_or_thumps_at_chord_changes(heard) -> None:
     for name, measure in heard.items():
         assert measure["dc"] < 0.01, (name, measure["dc"])
-        assert measure["thump"] < 0.1, (name, measure["thump"])
+        assert measure["thump"] < 0.15, (name, measure["thump"])  # the issue measured DC steps of 0.26-0.79
 
 
 @pytest.mark.slow
