@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import comfyui, generate, service, video
+from benchmarks import comfyui, generate, service, singing, video
 
 
 def main() -> None:
     figures = {
         "procedural": generate.main(),
+        "singing": singing.main(),
         "service": service.main(),
         "video": video.main(),
         "comfyui": comfyui.main(),

@@ -169,6 +169,8 @@ def _print_summary(job: Any, written: list[dict[str, Any]]) -> None:
             f"{style.get('time_signature')} · seed {job.recipe.get('seed')}  (job {job.id})",
             highlight=False,
         )
+        if style.get("genre_reason"):
+            console.print(f"genre: {style['genre']} ({style['genre_reason']})", highlight=False, markup=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("role")
     table.add_column(f"file (in {Path(written[0]['path']).parent if written else '.'})", overflow="fold")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
-from cadenza.engines.lyrics.rhyme import SCHEMES, SYLLABLES, write_lyrics
+from cadenza.engines.lyrics.rhyme import SCHEMES, SYLLABLES, title_for, write_lyrics
 from cadenza.engines.lyrics.sheet import SECTION_NAMES, Section, parse_sheet, render_sheet
 from cadenza.errors import EngineError, EngineUnavailable, InputError
 from cadenza.tasks import LyricsRequest, TaskRequest
@@ -58,7 +58,9 @@ class RhymeEngine:
         sections = write_lyrics(request.theme, list(request.structure), ctx.seed)
         schemes = {kind: SCHEMES.get(kind) for kind in request.structure}
         syllables = {kind: SYLLABLES.get(kind) for kind in request.structure}
-        return _output(ctx, sections, _recipe(self.name, request, ctx, schemes=schemes, syllables=syllables))
+        title = title_for(request.theme, ctx.seed)
+        recipe = _recipe(self.name, request, ctx, schemes=schemes, syllables=syllables, title=title)
+        return _output(ctx, sections, recipe)
 
 
 class LlmAdvanced(BaseModel):

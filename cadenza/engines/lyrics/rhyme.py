@@ -8,10 +8,12 @@ each candidate line is scanned with the dictionary and kept only if its syllable
 from __future__ import annotations
 
 import re
+import zlib
 from functools import cache
 
 import numpy as np
 
+from cadenza.engines.lyrics.lexicon import related
 from cadenza.engines.lyrics.sheet import Section
 
 SCHEMES = {"verse": "ABAB", "chorus": "AABB", "bridge": "AABB", "prechorus": "AABB", "intro": "AA", "outro": "AA"}
@@ -106,6 +108,22 @@ def theme_words(theme: str) -> list[str]:
     return [w for w in words if _dictionary().phones_for_word(w.lower())] or ["night"]
 
 
+def scene_words(words: list[str]) -> list[str]:
+    """Related words of the theme's words (the shipped lexicon) that the pronouncing dictionary knows."""
+    found = [w for word in words for w in related(word) if _dictionary().phones_for_word(w)]
+    return list(dict.fromkeys(found))[:12]
+
+
+def title_for(theme: str, seed: int) -> str:
+    """A song title from the theme: its main word, alone or with an image word, in title case."""
+    words = theme_words(theme)
+    rng = np.random.default_rng([seed, zlib.crc32(theme.encode())])
+    nouns = [w for w in words if not w.lower().endswith(("y", "ing", "ed", "en"))] or words
+    main = max(nouns, key=len)
+    adjective = str(rng.choice([a for a in ADJECTIVES if a not in theme.lower()]))
+    return (main if rng.random() < 0.4 else f"{adjective} {main}").title()
+
+
 def _families(theme: list[str]) -> dict[str, list[str]]:
     """Rhyme families of end words, theme words first."""
     families: dict[str, list[str]] = {}
@@ -117,7 +135,9 @@ def _families(theme: list[str]) -> dict[str, list[str]]:
     return {key: words for key, words in families.items() if len(words) >= 2}
 
 
-def _line(rng: np.random.Generator, end: str, target: int, theme: list[str]) -> str | None:
+def _line(
+    rng: np.random.Generator, end: str, target: int, theme: list[str], carrying: frozenset[str] = frozenset()
+) -> str | None:
     image = [w.lower() for w in theme if w.lower() != end and not w[0].isupper()]
     places = [w for w in theme if w[0].isupper()]
     adjectives = ADJECTIVES + [w for w in image if w.endswith(("y", "ing", "ed", "ful"))] * 3
@@ -137,14 +157,19 @@ def _line(rng: np.random.Generator, end: str, target: int, theme: list[str]) -> 
         opener = f"{rng.choice(openers)} " if rng.random() < 0.4 else ""
         return f"{opener}{subject_verb()} {tail()}"
 
-    for _ in range(400):
+    for attempt in range(500):
         candidate = make()
-        if syllables(candidate) == target:
+        if syllables(candidate) != target:
+            continue
+        # most attempts insist the line carries a theme word; the last ones take any line that scans
+        if attempt >= 400 or not carrying or carrying & set(re.findall(r"[a-z']+", candidate.lower())):
             return candidate
     return None
 
 
-def write_section(kind: str, rng: np.random.Generator, theme: list[str], used: set[str]) -> Section:
+def write_section(
+    kind: str, rng: np.random.Generator, theme: list[str], used: set[str], carrying: frozenset[str] = frozenset()
+) -> Section:
     """Lines whose end words follow the section's scheme and whose syllables all equal its target."""
     scheme = SCHEMES.get(kind, "AABB")[: LINES.get(kind, 4)]
     target = SYLLABLES.get(kind, 7)
@@ -166,7 +191,7 @@ def write_section(kind: str, rng: np.random.Generator, theme: list[str], used: s
             pool = [w for w in chosen[letter] if w not in used]
             # Some end words cannot close a short line (three-syllable "desire" in six): try the next one.
             end = pool[attempt % len(pool)] if pool else None
-            line = _line(rng, end, target, theme) if end else None
+            line = _line(rng, end, target, theme, carrying) if end else None
             if line:
                 lines.append(line)
                 used.add(end)
@@ -181,6 +206,8 @@ def write_section(kind: str, rng: np.random.Generator, theme: list[str], used: s
 def write_lyrics(theme: str, structure: list[str], seed: int) -> list[Section]:
     """A whole song: each chorus is the same chorus; verses and bridges are new."""
     words = theme_words(theme)
+    scene = scene_words(words)
+    own = frozenset(w.lower() for w in words)
     used: set[str] = set()
     written: dict[str, Section] = {}
     sections = []
@@ -188,7 +215,8 @@ def write_lyrics(theme: str, structure: list[str], seed: int) -> list[Section]:
         if kind == "chorus" and "chorus" in written:
             sections.append(written["chorus"])
             continue
-        section = write_section(kind, np.random.default_rng([seed, index]), words, used)
+        carrying = own | frozenset(scene)  # each line should carry a theme word or a word of its scene
+        section = write_section(kind, np.random.default_rng([seed, index]), [*words, *scene], used, carrying)
         written.setdefault(kind, section)
         sections.append(section)
     return sections

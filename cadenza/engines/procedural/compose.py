@@ -14,8 +14,8 @@ import numpy as np
 
 from cadenza.engines.lyrics.sheet import Section as LyricSection
 from cadenza.engines.procedural import parts, vocal
-from cadenza.engines.procedural.genres import Genre
-from cadenza.engines.procedural.instruments import ROLE_MIX, ROLE_RANGE, instrument_slug
+from cadenza.engines.procedural.genre_model import ARRANGEMENT_CLUB, Genre
+from cadenza.engines.procedural.instruments import ROLE_MIX, ROLE_RANGE, SYNTH_PROGRAMS, instrument_slug
 from cadenza.engines.procedural.melody import make_motif, realise, vary
 from cadenza.engines.procedural.score import Chord, Note, Score, Section, Track
 from cadenza.engines.procedural.style import Style
@@ -25,7 +25,7 @@ RngFactory = Callable[..., np.random.Generator]
 
 VOCAL_PROGRAM = 53  # General MIDI "Voice Oohs"
 ENDING_TAIL_SECONDS = 2.0  # the last chord rings and decays for at least this long
-RELEASE_BEFORE_END_SECONDS = 1.8  # notes of the last chord stop this long before the end
+RELEASE_BEFORE_END_SECONDS = 0.2  # notes of the last chord stop this long before the end, into the fade
 
 SECTION_ENERGY = {
     "intro": 0.45,
@@ -37,9 +37,9 @@ SECTION_ENERGY = {
     "drop": 1.0,
     "breakdown": 0.45,
     "outro": 0.5,
+    "solo": 0.9,
 }
-LEAD_SECTIONS = {"verse", "chorus", "bridge", "drop", "breakdown"}
-ELECTRONIC = {"house", "techno", "dnb", "trap", "synthwave"}
+LEAD_SECTIONS = {"verse", "chorus", "bridge", "drop", "breakdown", "solo"}
 
 
 def plan_bars(length_seconds: float, bpm: float, bar_beats: float) -> int:
@@ -66,6 +66,10 @@ def arrange(template: tuple[tuple[str, int], ...], total_bars: int, genre_energy
     while sum(lengths) > total_bars and max(lengths) > 1:
         longest = max(range(len(lengths)), key=lambda i: (lengths[i], -i))
         lengths[longest] -= 2 if lengths[longest] > 4 else 1
+    while sum(lengths) > total_bars and len(kinds) > 3:
+        del kinds[-2], lengths[-2]  # keep a beginning, a body and the ending
+    if len(kinds) == 3 and len(core) > 1:  # one body section left: the template's most intense one
+        kinds[1] = max((kind for kind, _ in core), key=lambda kind: SECTION_ENERGY.get(kind, 0.6))
     while sum(lengths) > total_bars:
         del kinds[0], lengths[0]
     lengths[-2 if len(lengths) > 2 else -1] += total_bars - sum(lengths)
@@ -125,6 +129,8 @@ def compose(
         else:
             sections = arrange(genre.arrangement, total_bars, style.energy)
     score = Score(style.bpm, style.parsed_key, meter, sections, [], [], length_seconds, list(style.textures))
+    score.voice, score.timbre, score.vocal_language = style.voice, style.timbre, style.vocal_language
+    score.brightness = style.brightness
     score.chords = list(harmony) if harmony else harmonise(style, sections, rng)
     score.tracks = _tracks(style, genre)
     if lyrics:
@@ -152,16 +158,17 @@ def compose(
                 notes, voicings["pad"] = parts.pad(bar, voicings["pad"])
                 by_role["pad"].notes += notes
             if "arp" in by_role and _plays("arp", section, genre):
-                by_role["arp"].notes += parts.arp(bar, fast=genre.name in ELECTRONIC)
+                by_role["arp"].notes += parts.arp(bar, fast=genre.arrangement == ARRANGEMENT_CLUB)
             if "timpani" in by_role and section.kind in ("chorus", "bridge", "drop"):
                 by_role["timpani"].notes += parts.timpani(bar)
-        if "lead" in by_role and (section.kind in LEAD_SECTIONS or genre.name == "classical"):
-            notes, lead_pitch = _melody(score, section, genre, rng, ending_bar, lead_pitch)
+        if "lead" in by_role and (section.kind in LEAD_SECTIONS or genre.name in ("classical", "baroque")):
+            notes, lead_pitch = _melody(score, section, genre, rng, ending_bar, lead_pitch, style.density)
             by_role["lead"].notes += notes
 
     if lyrics:
         by_role["vocal"].notes, score.lyric_events, score.lyric_lines = vocal.sing(score, lyrics, rng)
     _ending(score, by_role, ending_bar, lead_pitch)
+    _ring_on(score, by_role, ending_bar)
     _humanise(score, genre, rng)
     score.tracks = [t for t in score.tracks if t.notes]
     return score
@@ -172,20 +179,25 @@ def _tracks(style: Style, genre: Genre) -> list[Track]:
     if genre.drums is not None:
         pan, gain, reverb = ROLE_MIX["drums"]
         tracks.append(Track("drums", "drums", 0, True, pan, gain, reverb))
+    if genre.drums is not None and genre.kit != "gm":
+        tracks[0].synth = genre.kit
     slugs = [instrument_slug(p) for p in style.instruments.values()]
-    for role, program in style.instruments.items():
+    for role, instrument in style.instruments.items():
         pan, gain, reverb = ROLE_MIX[role]
         pan = genre.pans.get(role, pan)
-        slug = instrument_slug(program)
+        slug = instrument_slug(instrument)
         name = slug if slugs.count(slug) == 1 else f"{slug}-{role}"
-        reverb = min(0.6, reverb * (1.6 if genre.name in ("ambient", "cinematic") else 1.0))
-        tracks.append(Track(name, role, program, False, pan, gain, reverb))
+        reverb = min(0.6, reverb * (1.6 if genre.name in ("ambient", "cinematic", "shoegaze") else 1.0))
+        program = SYNTH_PROGRAMS[instrument] if isinstance(instrument, str) else instrument
+        track = Track(name, role, program, False, pan, gain, reverb)
+        track.synth = instrument if isinstance(instrument, str) else ""
+        tracks.append(track)
     return tracks
 
 
 def _plays(role: str, section: Section, genre: Genre) -> bool:
     """The energy arc: which layers sound in which section."""
-    if genre.name in ("ambient", "classical", "cinematic"):
+    if genre.name in ("ambient", "classical", "cinematic", "orchestral", "baroque"):
         return role != "arp" or section.kind not in ("intro", "outro")
     rules = {
         "bass": section.kind not in ("intro", "breakdown") or section.energy >= 0.6,
@@ -206,11 +218,18 @@ def _bar(score: Score, section: Section, bar_number: int) -> parts.Bar:
 
 
 def _melody(
-    score: Score, section: Section, genre: Genre, rng: RngFactory, ending_bar: int, previous: int | None
+    score: Score,
+    section: Section,
+    genre: Genre,
+    rng: RngFactory,
+    ending_bar: int,
+    previous: int | None,
+    density: float = 1.0,
 ) -> tuple[list[Note], int | None]:
     low, high = ROLE_RANGE["lead"]
     motif_rng = rng("motif", section.kind)
-    motif = make_motif(motif_rng, score.bar_beats, genre.lead_density)
+    busier = 1.3 if section.kind == "solo" else 1.0  # a solo plays more notes than the tune
+    motif = make_motif(motif_rng, score.bar_beats, min(0.95, genre.lead_density * density * busier))
     answer = vary(motif, motif_rng)
     bars = min(section.bars, ending_bar - section.start_bar)
     motifs = [motif if i % 2 == 0 else answer for i in range(bars // 2)]
@@ -233,7 +252,9 @@ def _ending(score: Score, by_role: dict[str, Track], ending_bar: int, lead_pitch
             track.notes += [Note(start, 1.0, 49, 96), Note(start, 1.0, 36, 104)]
         elif role in ("chords", "pad"):
             low, high = ROLE_RANGE[role]
-            track.notes += [Note(start, hold, p, 84) for p in voice(tonic.tones, None, low, high)]
+            pitches = voice(tonic.tones, None, low, high)
+            track.notes += [Note(start, hold, p, 84) for p in pitches]
+
         elif role in ("bass", "timpani"):
             low, _ = ROLE_RANGE[role]
             track.notes.append(Note(start, hold, low + (tonic.root - low) % 12, 96))
@@ -242,6 +263,19 @@ def _ending(score: Score, by_role: dict[str, Track], ending_bar: int, lead_pitch
             target = lead_pitch if lead_pitch is not None else (low + high) / 2
             pitch = min((p for p in range(low, high + 1) if p % 12 == tonic.root), key=lambda p: abs(p - target))
             track.notes.append(Note(start, hold, pitch, 88))
+
+
+def _ring_on(score: Score, by_role: dict[str, Track], ending_bar: int) -> None:
+    """Pianos, guitars and mallets die away before a long final chord ends: strike it again, softly and
+    rolled, halfway through, so the song sounds to its last second."""
+    start = ending_bar * score.bar_beats
+    for track in by_role.values():
+        if track.is_drum or track.synth or not (track.program < 16 or 24 <= track.program < 32 or track.program > 103):
+            continue
+        final = [n for n in track.notes if abs(n.start - start) < 1e-6 and n.duration > 4.0]
+        for i, note in enumerate(sorted(final, key=lambda n: n.pitch)):
+            half = note.duration / 2
+            track.notes.append(Note(start + half + 0.08 * i, half - 0.08 * i, note.pitch, 58))
 
 
 def _humanise(score: Score, genre: Genre, rng: RngFactory) -> None:
@@ -262,7 +296,7 @@ def _humanise(score: Score, genre: Genre, rng: RngFactory) -> None:
             offsets = generator.normal(0.0, jitter_ms / 1000.0 / seconds_per_beat, len(notes))
             velocity_offsets = generator.integers(-6, 7, len(notes))
             for note, offset, dv in zip(notes, offsets, velocity_offsets, strict=True):
-                swung = _swing(note.start, genre.swing, genre.swing_unit)
+                swung = note.start if track.role == "vocal" else _swing(note.start, genre.swing, genre.swing_unit)
                 note.start = max(0.0, swung + (0.0 if note.start == start else float(offset)))
                 note.velocity = int(np.clip(note.velocity + dv, 1, 127))
 

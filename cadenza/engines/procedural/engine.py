@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +24,7 @@ from cadenza import __version__
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
 from cadenza.engines.lyrics.sheet import Section as LyricSection
 from cadenza.engines.lyrics.sheet import parse_sheet, render_sheet
-from cadenza.engines.procedural import cover, foreign, iterate, render
+from cadenza.engines.procedural import cover, foreign, iterate, render, speech
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
@@ -54,6 +54,13 @@ class ProceduralAdvanced(BaseModel):
     target_lufs: float = Field(-14.0, ge=-30.0, le=-6.0, description="Integrated loudness of the master")
     true_peak_db: float = Field(-1.0, ge=-6.0, le=0.0, description="True-peak ceiling of the master, dBTP")
     energy: float | None = Field(None, ge=0.1, le=1.0, description="Override the intensity read from the prompt")
+    voice: Literal["auto", "soprano", "alto", "tenor", "baritone"] = Field(
+        "auto", description="The singer's register when the song has lyrics (auto: from the prompt)"
+    )
+    timbre: Literal["auto", "clear", "warm", "bright", "breathy"] = Field("auto", description="The singer's timbre")
+    vocal_language: str = Field(
+        "en", description="Language the lyrics are sung in (an eSpeak NG code: en, es, fr, de...)"
+    )
 
 
 class ProceduralEngine:
@@ -89,6 +96,9 @@ class ProceduralEngine:
         style = resolve_style(request)
         if advanced.energy is not None:
             style.energy = advanced.energy
+        style.voice = style.voice if advanced.voice == "auto" else advanced.voice
+        style.timbre = style.timbre if advanced.timbre == "auto" else advanced.timbre
+        style.vocal_language = speech.check_language(advanced.vocal_language)
 
         lyrics = _lyrics(request.lyrics)
 
@@ -218,7 +228,7 @@ class ProceduralEngine:
         style, score = iterate.replay(recipe)
         start_bar, end_bar = iterate.snap(score, request.start, request.end)
         ctx.progress(0.05, "compose")
-        edited = iterate.repaint(score, style, start_bar, end_bar, ctx.seed)
+        edited = iterate.repaint(score, style, start_bar, end_bar, ctx.seed, request.prompt)
         start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
         ctx.progress(0.15, "render")
         ramp = render.frames_at(iterate.EDIT_CROSSFADE_S)
@@ -231,6 +241,7 @@ class ProceduralEngine:
             "seed": ctx.seed,
             "start_s": round(score.seconds(start), 4),
             "end_s": round(score.seconds(end), 4),
+            "prompt": request.prompt,
         }
         return self._publish(request, ctx, edited, stems, recipe, operation)
 
@@ -243,7 +254,7 @@ class ProceduralEngine:
         style, score = iterate.replay(recipe)
         length = _extended_length(score.length_seconds, request.seconds)
         ctx.progress(0.05, "compose")
-        longer = iterate.continue_score(score, style, length, ctx.seed)
+        longer = iterate.continue_score(score, style, length, ctx.seed, request.prompt)
         join = iterate.join_bar(score) * score.bar_beats
         ctx.progress(0.15, "render")
         frames, ramp = render.frames_at(length), render.frames_at(iterate.EXTEND_CROSSFADE_S)
@@ -254,6 +265,7 @@ class ProceduralEngine:
             "length_seconds": length,
             "seed": ctx.seed,
             "join_s": round(score.seconds(join), 4),
+            "prompt": request.prompt,
         }
         return self._publish(request, ctx, longer, stems, recipe, operation)
 

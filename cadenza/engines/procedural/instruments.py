@@ -148,8 +148,29 @@ DRUM_KEYS = {
     "tom_high": 50,
     "shaker": 70,
     "tambourine": 54,
+    "cowbell": 56,
+    "conga": 63,
+    "bongo": 60,
+    "timbale": 65,
+    "agogo": 67,
+    "guiro": 73,
+    "clave": 75,
+    "woodblock": 76,
 }
-DRUM_LEVEL = {"hat": 0.72, "shaker": 0.55, "ride": 0.7, "pedal": 0.6, "rim": 0.8, "tom": 0.9, "open_hat": 0.7}
+DRUM_LEVEL = {
+    "guiro": 0.5,
+    "cowbell": 0.6,
+    "clave": 0.75,
+    "conga": 0.85,
+    "agogo": 0.6,
+    "hat": 0.72,
+    "shaker": 0.55,
+    "ride": 0.7,
+    "pedal": 0.6,
+    "rim": 0.8,
+    "tom": 0.9,
+    "open_hat": 0.7,
+}
 
 # role -> (pan, gain dB, reverb send)
 ROLE_MIX = {
@@ -175,8 +196,14 @@ ROLE_RANGE = {
 }
 
 
-def instrument_slug(program: int) -> str:
-    name = GM_PROGRAMS[program].lower()
+# synthesised voice -> the General MIDI program the MIDI file names for it
+SYNTH_PROGRAMS = {"808": 38, "supersaw": 81, "pulse": 80, "triangle": 38, "pluck": 84, "wobble": 39, "highgain": 30}
+
+
+def instrument_slug(instrument: int | str) -> str:
+    if isinstance(instrument, str):
+        return {"808": "808-sub", "highgain": "high-gain-guitar"}.get(instrument, instrument)
+    name = GM_PROGRAMS[instrument].lower()
     for char in "()+":
         name = name.replace(char, "")
     return "-".join(name.split())

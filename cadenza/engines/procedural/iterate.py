@@ -9,6 +9,7 @@ crossfades at the joins.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import numpy as np
 from cadenza.engines.base import RunContext, SourceAudio
 from cadenza.engines.procedural import render
 from cadenza.engines.procedural.compose import compose
+from cadenza.engines.procedural.genre_choice import phrases
+from cadenza.engines.procedural.prompt_words import INSTRUMENT_WORDS, MOODS
 from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import Style
@@ -45,11 +48,50 @@ def replay(recipe: dict[str, Any]) -> tuple[Style, Score]:
     base, operations = operations_of(recipe)
     score = compose(style, base["length_seconds"], _generator(base["seed"]))
     for operation in operations:
+        prompt = operation.get("prompt", "")
         if operation["op"] == "edit":
-            score = repaint(score, style, operation["start_bar"], operation["end_bar"], operation["seed"])
+            score = repaint(score, style, operation["start_bar"], operation["end_bar"], operation["seed"], prompt)
         else:
-            score = continue_score(score, style, operation["length_seconds"], operation["seed"])
+            score = continue_score(score, style, operation["length_seconds"], operation["seed"], prompt)
     return style, score
+
+
+def restyle(style: Style, prompt: str) -> Style:
+    """The song's style with what an edit or extend prompt asks for: instruments it names take their
+    role, mood and energy words move density and brightness, and "solo" makes the lead busier. Genre,
+    tempo, key and meter stay, so the new bars fit the song."""
+    if not prompt.strip():
+        return style
+    text = prompt.lower()
+    changed = copy.deepcopy(style)
+    for _, phrase in phrases(INSTRUMENT_WORDS, text):
+        role, instrument = INSTRUMENT_WORDS[phrase]
+        changed.instruments[role] = instrument
+    moods = [MOODS[phrase] for _, phrase in phrases(MOODS, text)]
+    shift = sum(m[2] for m in moods)
+    changed.energy = round(min(1.0, max(0.1, style.energy + shift)), 3)
+    changed.density = round(min(1.5, max(0.6, style.density * (1.0 + 1.5 * shift))), 3)
+    changed.brightness = round(style.brightness + sum(m[3] for m in moods), 3)
+    if re.search(r"\bsolos?\b", text):
+        changed.density = round(min(1.8, changed.density * 1.6), 3)
+        changed.instruments.setdefault("lead", 65)
+    return changed
+
+
+def _merge_tracks(result: Score, fresh: Score, inside: Callable[[float], bool]) -> None:
+    """Each of result's tracks keeps its notes outside the change and takes fresh's inside; a track only
+    fresh has (an instrument the prompt brought) joins with its notes inside the change."""
+    new_tracks = {t.name: t for t in fresh.tracks}
+    for track in result.tracks:
+        kept = [n for n in track.notes if not inside(n.start)]
+        added = [n for n in new_tracks[track.name].notes if inside(n.start)] if track.name in new_tracks else []
+        track.notes = sorted(kept + added, key=lambda n: n.start)
+    names = {t.name for t in result.tracks}
+    for track in fresh.tracks:
+        if track.name not in names and any(inside(n.start) for n in track.notes):
+            joined = copy.deepcopy(track)
+            joined.notes = [n for n in track.notes if inside(n.start)]
+            result.tracks.append(joined)
 
 
 def _bar_seconds(score: Score) -> float:
@@ -73,16 +115,12 @@ def snap(score: Score, start: float, end: float) -> tuple[int, int]:
     return start_bar, end_bar
 
 
-def repaint(score: Score, style: Style, start_bar: int, end_bar: int, seed: int) -> Score:
-    """`score` with the notes of bars [start_bar, end_bar) written afresh from `seed`."""
-    fresh = compose(style, score.length_seconds, _generator(seed))
+def repaint(score: Score, style: Style, start_bar: int, end_bar: int, seed: int, prompt: str = "") -> Score:
+    """`score` with the notes of bars [start_bar, end_bar) written afresh from `seed` (and `prompt`)."""
+    fresh = compose(restyle(style, prompt), score.length_seconds, _generator(seed))
     start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
     result = copy.deepcopy(score)
-    new_tracks = {t.name: t for t in fresh.tracks}
-    for track in result.tracks:
-        kept = [n for n in track.notes if not start - 1e-6 <= n.start < end - 1e-6]
-        added = [n for n in new_tracks.get(track.name, track).notes if start - 1e-6 <= n.start < end - 1e-6]
-        track.notes = sorted(kept + added, key=lambda n: n.start)
+    _merge_tracks(result, fresh, lambda beat: start - 1e-6 <= beat < end - 1e-6)
     result.chords = [c for c in score.chords if not start <= c.start < end] + [
         c for c in fresh.chords if start <= c.start < end
     ]
@@ -90,15 +128,13 @@ def repaint(score: Score, style: Style, start_bar: int, end_bar: int, seed: int)
     return result
 
 
-def continue_score(score: Score, style: Style, length_seconds: float, seed: int) -> Score:
-    """`score` kept up to its final bar, then new sections from `seed` and an ending at the new end."""
+def continue_score(score: Score, style: Style, length_seconds: float, seed: int, prompt: str = "") -> Score:
+    """`score` kept up to its final bar, then new sections from `seed` (and `prompt`) and an ending."""
     join = join_bar(score) * score.bar_beats
-    longer = compose(style, length_seconds, _generator(seed))
-    result = copy.deepcopy(longer)
-    old_tracks = {t.name: t for t in score.tracks}
-    for track in result.tracks:
-        before = [n for n in old_tracks[track.name].notes if n.start < join - 1e-6] if track.name in old_tracks else []
-        track.notes = before + [n for n in track.notes if n.start >= join - 1e-6]
+    longer = compose(restyle(style, prompt), length_seconds, _generator(seed))
+    result = copy.deepcopy(score)
+    result.sections, result.length_seconds = longer.sections, longer.length_seconds
+    _merge_tracks(result, longer, lambda beat: beat >= join - 1e-6)
     result.chords = [c for c in score.chords if c.start < join] + [c for c in longer.chords if c.start >= join]
     return result
 

@@ -136,6 +136,24 @@ BASS_STYLES: dict[str, list[tuple[int, int, str]]] = {  # (step, length in steps
     "sub": [(0, 10, "R"), (10, 6, "R")],
     "sustain": [(0, 16, "R")],
     "walking": [(0, 4, "R"), (4, 4, "3"), (8, 4, "5"), (12, 4, "A")],
+    "two_beat": [(0, 4, "R"), (4, 4, "5"), (8, 4, "R"), (12, 4, "5")],
+    "shuffle": [
+        (0, 3, "R"),
+        (3, 1, "R"),
+        (4, 3, "3"),
+        (7, 1, "3"),
+        (8, 3, "5"),
+        (11, 1, "5"),
+        (12, 3, "6"),
+        (15, 1, "5"),
+    ],
+    "rolling": [(i, 1, "R" if i % 4 else "8") for i in range(16) if i % 4 != 0],
+    "two_step": [(0, 3, "R"), (6, 2, "8"), (10, 3, "R"), (13, 3, "5")],
+    "tumbao": [(3, 5, "5"), (8, 4, "R"), (12, 4, "R")],
+    "log_drum": [(0, 3, "R"), (6, 2, "5"), (10, 3, "8"), (13, 2, "R")],
+    "marcato": [(0, 3, "R"), (4, 3, "5"), (8, 3, "R"), (12, 3, "5")],
+    "slide": [(0, 10, "R"), (10, 3, "R"), (13, 3, "8")],
+    "wobble": [(0, 6, "R"), (6, 2, "8"), (8, 8, "R")],
 }
 
 
@@ -164,6 +182,8 @@ def bass(genre: Genre, bar: Bar, rng: np.random.Generator) -> list[Note]:
             pitch = nearest_pitch(chord.tones[1:2], root + 4, low, high + 7)
         elif degree == "8":
             pitch = root + 12
+        elif degree == "6":
+            pitch = root + 9
         else:
             pitch = root
         accent = 104 if step in (0, 8) else 88
@@ -201,6 +221,10 @@ CHORD_RHYTHMS: dict[str, list[tuple[int, int, int]]] = {  # (step, length, veloc
     "strum": [(0, 4, 98), (4, 2, 72), (6, 2, 84), (8, 2, 70), (10, 2, 86), (12, 2, 72), (14, 2, 80)],
     "bossa": [(0, 3, 86), (3, 3, 72), (6, 4, 80), (10, 3, 74), (13, 3, 80)],
     "skank": [(2, 1, 92), (6, 1, 88), (10, 1, 92), (14, 1, 88)],
+    "gallop": [(i, 1, 104 if i % 4 == 0 else 80) for i in range(16) if i % 4 != 1],
+    "chop": [(0, 2, 100), (3, 1, 80), (6, 2, 92), (10, 1, 84), (12, 2, 96), (14, 1, 80)],
+    "montuno": [(0, 1, 92), (3, 1, 80), (4, 1, 84), (6, 1, 88), (9, 1, 80), (11, 1, 86), (12, 1, 84), (14, 1, 88)],
+    "marcato": [(0, 2, 100), (4, 2, 90), (8, 2, 98), (12, 2, 90)],
 }
 
 
@@ -222,7 +246,12 @@ def chords(
     spread = 0.12 if genre.chords in ("strum", "bossa") else 0.0
     for step, length, velocity in rhythm:
         chord = bar.chord_at_step(step)
-        voicing = voice(chord.tones, voicing if voicing and len(voicing) == len(chord.tones) else None, low, high)
+        tones = (chord.root, (chord.root + 7) % 12) if genre.chord_tones == 2 else chord.tones
+        if genre.chord_tones == 2:  # a power chord: root, fifth and the octave, low on the neck
+            root = in_range(chord.root, 40, 52)
+            voicing = [root, root + 7, root + 12]
+        else:
+            voicing = voice(tones, voicing if voicing and len(voicing) == len(tones) else None, low, high)
         for i, pitch in enumerate(voicing):
             notes.append(bar.note(step + i * spread, length * 0.95 - i * spread, pitch, velocity))
     return notes, voicing

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadenza.engines.procedural import synth
+from cadenza.engines.procedural import singer, synth, synth_voices
 from cadenza.engines.procedural.score import Score, Track
 from cadenza.engines.procedural.soundfont import Renderer
 
@@ -53,12 +53,15 @@ def _events(track: Track, score: Score, frames: int) -> list[tuple[int, int, int
     return events
 
 
-def render_track_soundfont(track: Track, score: Score, soundfont: Path, out: np.ndarray, check: Check) -> None:
+def render_track_soundfont(
+    track: Track, score: Score, soundfont: Path, out: np.ndarray, check: Check, program: int | None = None
+) -> None:
     """Play one track through the SoundFont into `out` ((frames, 2) float32, overwritten)."""
     player = _soundfont(soundfont)
     player.sounds_off()
     channel = 9 if track.is_drum else 0
-    player.program_select(channel, 0, 128 if track.is_drum else 0, 0 if track.is_drum else track.program, track.is_drum)
+    program = track.program if program is None else program
+    player.program_select(channel, 0, 128 if track.is_drum else 0, 0 if track.is_drum else program, track.is_drum)
     frames = len(out)
     chunk = int(CHUNK_SECONDS * SAMPLE_RATE)
     position = 0
@@ -79,6 +82,57 @@ def render_track_soundfont(track: Track, score: Score, soundfont: Path, out: np.
             player.noteoff(channel, pitch)
     advance(frames)
     player.sounds_off()
+
+
+def render_track(track: Track, score: Score, renderer: Renderer, out: np.ndarray, check: Check) -> None:
+    """One track into `out`: sung, synthesised or sampled, then DC-blocked and tilted to the genre's tone."""
+    frames = len(out)
+    if track.role == "vocal" and any(n.lyric for n in track.notes):
+        out[:] = singer.sing_track(track, score, SAMPLE_RATE, frames, check)
+    elif track.synth in synth_voices.VOICES or (track.is_drum and track.synth in synth_voices.KITS):
+        out[:] = synth_voices.render_track(track, score, SAMPLE_RATE, frames, check)
+    elif renderer.kind == "soundfont" and renderer.soundfont is not None:
+        clean_guitar = 27 if track.synth == "highgain" else None
+        render_track_soundfont(track, score, renderer.soundfont, out, check, clean_guitar)
+    else:
+        out[:] = synth.render_track(track, score, SAMPLE_RATE, frames, check)
+    if track.synth == "highgain":
+        out[:] = synth_voices.high_gain(out, SAMPLE_RATE)
+    out[:] = synth_voices.dc_block(out, SAMPLE_RATE)
+    if track.role in HARMONY_ROLES:  # nothing of theirs lives below 40 Hz: what is there is a step or a thump
+        out[:] = _high_pass(out)
+    if score.brightness and track.role != "vocal":
+        tilt(out, score.brightness)
+
+
+HARMONY_ROLES = ("chords", "pad", "arp", "lead")
+
+
+@cache
+def _high_pass_sos() -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(2, 40.0, btype="highpass", fs=SAMPLE_RATE, output="sos")
+
+
+def _high_pass(audio: np.ndarray) -> np.ndarray:
+    from scipy.signal import sosfilt
+
+    return sosfilt(_high_pass_sos(), audio, axis=0).astype(np.float32)
+
+
+def tilt(audio: np.ndarray, db_per_octave: float) -> None:
+    """In place: shelves that tilt the spectrum around 1 kHz (+ brighter), a linear filter per stem."""
+    import pedalboard
+
+    gain = float(np.clip(db_per_octave * 2.0, -9.0, 9.0))
+    board = pedalboard.Pedalboard(
+        [
+            pedalboard.LowShelfFilter(cutoff_frequency_hz=300, gain_db=-gain),
+            pedalboard.HighShelfFilter(cutoff_frequency_hz=3000, gain_db=gain),
+        ]
+    )
+    audio[:] = board(np.ascontiguousarray(audio.T), SAMPLE_RATE).T
 
 
 def vinyl(out: np.ndarray, rng: np.random.Generator) -> None:
@@ -104,12 +158,14 @@ def place(audio: np.ndarray, track_pan: float, gain_db: float) -> None:
 
 
 def fade(audio: np.ndarray) -> None:
-    """In place: a 5 ms fade-in, and a cosine fade over the last 1.5 s so the song ends in silence."""
+    """In place: a 5 ms fade-in, and a squared cosine fade over the last 1.5 s so the song ends in silence."""
     frames = len(audio)
     fade_in = min(frames, int(FADE_IN_SECONDS * SAMPLE_RATE))
     audio[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]
     fade_out = min(frames, int(FADE_OUT_SECONDS * SAMPLE_RATE))
-    audio[frames - fade_out :] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade_out))).astype(np.float32)[:, None]
+    # squared, so the level falls steadily to silence in the last half second rather than lingering
+    curve = (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade_out))) ** 2
+    audio[frames - fade_out :] *= curve.astype(np.float32)[:, None]
 
 
 def _accumulate(total: np.ndarray, part: np.ndarray, scale: float = 1.0) -> None:
@@ -141,10 +197,7 @@ def render_song(
     any_send = False
     steps = len(score.tracks) + len(score.textures) + 1
     for index, track in enumerate(score.tracks):
-        if renderer.kind == "soundfont" and renderer.soundfont is not None:
-            render_track_soundfont(track, score, renderer.soundfont, dry, check)
-        else:
-            dry[:] = synth.render_track(track, score, SAMPLE_RATE, frames, check)
+        render_track(track, score, renderer, dry, check)
         place(dry, track.pan, track.gain_db)
         fade(dry)
         write_stem(track.name, dry)
@@ -185,4 +238,6 @@ def bus_compress(mix: np.ndarray) -> np.ndarray:
     import pedalboard
 
     compressor = pedalboard.Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=15.0, release_ms=180.0)
-    return compressor(np.ascontiguousarray(mix.T), SAMPLE_RATE).T
+    # The bus's DC blockers: before, and after, since gain riding an asymmetric wave (a saturated sub) shifts it.
+    squeezed = compressor(np.ascontiguousarray(synth_voices.dc_block(mix, SAMPLE_RATE).T), SAMPLE_RATE).T
+    return synth_voices.dc_block(squeezed, SAMPLE_RATE)

@@ -13,6 +13,7 @@ class Note:
     duration: float  # beats
     pitch: int
     velocity: int
+    lyric: str | None = None  # the syllable a vocal note starts; None on the later notes of a melisma
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Track:
     pan: float = 0.0  # -1 left .. 1 right
     gain_db: float = 0.0
     reverb: float = 0.15  # send level 0..1
+    synth: str = ""  # a synthesised voice or kit (synth.VOICES) instead of the SoundFont; "" for none
     notes: list[Note] = field(default_factory=list)
 
 
@@ -56,6 +58,10 @@ class Score:
     textures: list[str] = field(default_factory=list)  # non-MIDI layers, e.g. "vinyl"
     lyric_events: list[tuple[float, str]] = field(default_factory=list)  # (beat, syllable) sung by the vocal
     lyric_lines: list[tuple[float, str]] = field(default_factory=list)  # (beat, line) where each line starts
+    voice: str = "alto"  # the singer's register (see singer.VOICES)
+    timbre: str = "clear"
+    vocal_language: str = "en"
+    brightness: float = 0.0  # tilt of every pitched stem, dB per octave around 1 kHz
 
     @property
     def bar_beats(self) -> float:

@@ -15,7 +15,6 @@ from functools import cache
 import numpy as np
 
 from cadenza.engines.lyrics.sheet import Section as LyricSection
-from cadenza.engines.procedural.instruments import ROLE_RANGE
 from cadenza.engines.procedural.score import Note, Score, Section
 from cadenza.engines.procedural.theory import nearest_pitch, scale_pitch_classes
 from cadenza.errors import InputError
@@ -39,24 +38,42 @@ def _cmu():
     return pronouncing
 
 
-def syllabify(word: str) -> list[str]:
-    """The word split into as many pieces as the CMU dictionary hears syllables (pieces cut at vowel groups)."""
-    phones = _cmu().phones_for_word(word.lower().strip("'"))
-    count = _cmu().syllable_count(phones[0]) if phones else max(1, len(re.findall(r"[aeiouy]+", word.lower())))
-    groups = [m.end() for m in re.finditer(r"[aeiouy]+", word.lower())]
+_VOWELS = "[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýœ]+"
+
+
+def syllabify(word: str, language: str = "en") -> list[str]:
+    """The word split into as many pieces as it has syllables (the CMU dictionary's count in English,
+    eSpeak NG's vowel nuclei in other languages), pieces cut after vowel groups."""
+    if language == "en":
+        phones = _cmu().phones_for_word(word.lower().strip("'"))
+        count = _cmu().syllable_count(phones[0]) if phones else max(1, len(re.findall(_VOWELS, word.lower())))
+    else:
+        from cadenza.engines.procedural.speech import syllable_count
+
+        count = syllable_count(word, language)
+    groups = [m.end() for m in re.finditer(_VOWELS, word.lower())]
     if count <= 1 or len(groups) < 2:
         return [word]
-    cuts = [groups[round(i * (len(groups) - 1) / (count - 1))] for i in range(count - 1)]
+    # Cut where a vowel group ends, before the consonant that starts the next syllable ("in-side").
+    ends = groups[:-1]
+    chosen = [ends[round(i * (len(ends) - 1) / max(1, count - 2))] for i in range(count - 1)] if count > 2 else []
+    if count == 2:
+        chosen = [ends[0]]
+    cuts = []
+    for cut in chosen:
+        rest = word[cut:]
+        consonants = len(rest) - len(rest.lstrip("bcdfghjklmnpqrstvwxzßçñ"))
+        cuts.append(cut + max(0, consonants - 1))
     cuts = sorted({c for c in cuts if 0 < c < len(word)})
     pieces = [word[a:b] for a, b in zip([0, *cuts], [*cuts, len(word)], strict=True)]
     return [p for p in pieces if p] or [word]
 
 
-def line_syllables(line: str) -> list[str]:
+def line_syllables(line: str, language: str = "en") -> list[str]:
     """Syllables as MIDI lyric events write them: a hyphen ends every piece but a word's last."""
     pieces = []
-    for word in re.findall(r"[A-Za-z']+", line):
-        parts = syllabify(word)
+    for word in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", line):
+        parts = syllabify(word, language)
         pieces += [f"{part}-" for part in parts[:-1]] + [parts[-1]]
     return pieces
 
@@ -87,14 +104,20 @@ def plan_sections(lyrics: list[LyricSection], total_bars: int) -> list[Section]:
 def sing(
     score: Score, lyrics: list[LyricSection], rng: Callable[..., np.random.Generator]
 ) -> tuple[list[Note], list[tuple[float, str]], list[tuple[float, str]]]:
-    """Vocal notes, lyric events (beat, syllable) and line starts (beat, text) for the planned score."""
-    low, high = ROLE_RANGE["vocal"]
+    """Vocal notes, lyric events (beat, syllable) and line starts (beat, text) for the planned score.
+
+    A line's last syllable, when held two beats or more, is sung as a melisma: a second note a step
+    away, sung legato on the same vowel (a note without a lyric)."""
+    from cadenza.engines.procedural.singer import VOICES
+
+    voice = VOICES.get(score.voice, VOICES["alto"])
+    low, high = voice.low, voice.high
     scale = scale_pitch_classes(score.key)
     sung_sections = [s for s in score.sections if s.kind not in ("intro", "outro")]
     notes, events, lines = [], [], []
     for section, lyric in zip(sung_sections, lyrics, strict=True):
         for index, text in enumerate(lyric.lines):
-            syllables = line_syllables(text)
+            syllables = line_syllables(text, score.vocal_language)
             if not syllables:
                 continue
             start = (section.start_bar + index * BARS_PER_LINE) * score.bar_beats
@@ -111,6 +134,13 @@ def sing(
                 target = pitch + float(generator.choice([-3, -2, -1, 0, 1, 2, 3]))
                 strong = abs(beat - round(beat)) < 1e-6
                 pitch = nearest_pitch(chord.tones if strong or last else scale, target, low, high)
-                notes.append(Note(beat, duration, pitch, 96 if strong else 84))
+                velocity = 96 if strong else 84
+                if last and duration >= 2.0:
+                    first = round(duration / 2 * 2) / 2
+                    turn = nearest_pitch(scale, pitch + (2 if pitch < (low + high) / 2 else -2), low, high)
+                    notes.append(Note(beat, first, turn if turn != pitch else pitch, velocity, syllable))
+                    notes.append(Note(beat + first, duration - first, pitch, velocity - 6, None))
+                else:
+                    notes.append(Note(beat, duration, pitch, velocity, syllable))
                 events.append((beat, syllable))
     return notes, events, lines

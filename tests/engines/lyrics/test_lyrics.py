@@ -180,3 +180,20 @@ def test_llm_without_a_server_is_unavailable_with_the_fix(monkeypatch: pytest.Mo
     with pytest.raises(EngineUnavailable, match="CADENZA_LLM_URL"):
         studio.submit(task="lyrics", engine="llm", input={"theme": "x"}, enqueue=False)
     registry.load.cache_clear()
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_lines_title_and_chorus_come_from_the_theme(theme: str) -> None:
+    """At least half the lines carry a theme word or a word of its scene (the shipped lexicon), so does the
+    chorus, and the title names the theme."""
+    from cadenza.engines.lyrics.rhyme import scene_words, theme_words, title_for
+
+    own = {w.lower() for w in theme_words(theme)}
+    scene = own | set(scene_words(theme_words(theme)))
+    sections = write_lyrics(theme, STRUCTURE, seed=7)
+    lines = [line for section in sections for line in section.lines]
+    carrying = [line for line in lines if scene & set(re.findall(r"[a-z']+", line.lower()))]
+    assert len(carrying) >= len(lines) / 2, lines
+    chorus = next(s for s in sections if s.kind == "chorus")
+    assert any(scene & set(re.findall(r"[a-z']+", line.lower())) for line in chorus.lines), chorus.lines
+    assert own & set(title_for(theme, 7).lower().split())

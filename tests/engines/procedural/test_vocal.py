@@ -54,8 +54,22 @@ def test_one_note_and_one_lyric_event_per_syllable(sung) -> None:
     notes = [m for m in vocal if m.type == "note_on" and m.velocity > 0]
     expected = [piece for line in lines_of(LYRICS) for piece in line_syllables(line)]
     assert events == expected
-    assert len(notes) == len(expected)
+    # a note per syllable, plus at most one melisma note (no lyric, sung legato) at each line's end
+    assert len(expected) <= len(notes) <= len(expected) + len(lines_of(LYRICS))
+    assert len(syllable_pitches(vocal)) == len(expected)
     assert "".join(e.rstrip("-") for e in events[:4]) == "thecitysleeps"
+
+
+def syllable_pitches(track: mido.MidiTrack) -> list[int]:
+    """The pitch of the note each lyric event starts."""
+    now, lyric_ticks, starts = 0, set(), []
+    for message in track:
+        now += message.time
+        if message.type == "lyrics":
+            lyric_ticks.add(now)
+        elif message.type == "note_on" and message.velocity > 0:
+            starts.append((now, message.note))
+    return [pitch for tick, pitch in starts if tick in lyric_ticks]
 
 
 def test_lrc_lines_start_where_their_first_syllable_is_sung(sung) -> None:
@@ -80,7 +94,7 @@ def test_lrc_lines_start_where_their_first_syllable_is_sung(sung) -> None:
 def test_the_chorus_sings_the_same_tune_to_the_same_words(sung) -> None:
     files, _ = sung
     vocal = next(t for t in mido.MidiFile(files["midi"]).tracks if t.name == "vocal")
-    pitches = [m.note for m in vocal if m.type == "note_on" and m.velocity > 0]
+    pitches = syllable_pitches(vocal)
     counts = [len(line_syllables(line)) for line in lines_of(LYRICS)]
     offsets = np.cumsum([0, *counts])
     chorus_one = pitches[offsets[2] : offsets[4]]
@@ -92,7 +106,7 @@ def test_the_vocal_is_its_own_stem_and_sings_only_over_the_words(sung) -> None:
     files, recipe = sung
     audio, rate = sf.read(files["stem:vocal"])
     first_line = float(re.match(r"\[(\d+):([\d.]+)\]", files["lrc"].read_text()).group(2))
-    assert np.abs(audio[: int((first_line - 0.1) * rate)]).max() < 1e-4
+    assert np.abs(audio[: int((first_line - 0.4) * rate)]).max() < 1e-4  # a breath comes just before
     assert np.sqrt(np.mean(audio[int(first_line * rate) : int((first_line + 2) * rate)] ** 2)) > 1e-3
     assert [s["kind"] for s in recipe["structure"]] == ["intro", "verse", "chorus", "verse", "chorus", "outro"]
 
