@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli import db, doctor, engines, generate, jobs, models, serve, tasks
+from cadenza.cli import db, doctor, engines, generate, jobs, loras, models, serve, tasks
 
 app = typer.Typer(
     name="cadenza",
@@ -28,6 +28,7 @@ app.command("worker")(serve.worker)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
+app.add_typer(loras.app, name="loras")
 
 
 def main() -> None:

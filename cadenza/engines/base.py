@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     from pydantic import BaseModel
 
+    from cadenza.loras.choices import LoraFile
     from cadenza.tasks import TaskRequest
 
 __all__ = [
@@ -79,6 +80,7 @@ class RunContext:
     on_progress: ProgressCallback | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     inputs: dict[str, SourceFile] = field(default_factory=dict)
+    loras: list[LoraFile] = field(default_factory=list)  # adapters to apply, resolved and checked
 
     def source(self, name: str = "source") -> SourceFile:
         if name not in self.inputs:

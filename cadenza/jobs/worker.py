@@ -29,6 +29,7 @@ from cadenza.jobs import sources
 from cadenza.jobs.models import Artifact, Job
 from cadenza.jobs.recovery import process_prefix
 from cadenza.jobs.store import Store, new_id
+from cadenza.loras.choices import for_request
 from cadenza.media.io import sha256_file
 from cadenza.tasks import parse_request
 
@@ -112,6 +113,7 @@ def run_job(
         engine = registry.pick(job.task, job.engine, request=request)
         inputs = sources.resolve_inputs(settings, store, job.request)
         ctx = RunContext(
+            loras=for_request(settings.home, engine, request),  # the pinned files, or a refusal
             inputs=inputs,
             seed=request.seed or 0,
             scratch=scratch,
