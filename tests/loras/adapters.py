@@ -45,3 +45,27 @@ def make_adapter(
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out), metadata=metadata)
     return out
+
+
+def synthetic_adapter(out: Path, layers: dict[str, tuple[int, int]], *, rank: int = 4, style: str = "peft",
+                      metadata: dict[str, str] | None = None, seed: int = 0) -> Path:  # fmt: skip
+    """A LoRA file written with numpy (no model needed): `layers` maps a layer name to (in, out) features."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    down, up = ("lora_A", "lora_B") if style == "peft" else ("lora_down", "lora_up")
+    tensors = {}
+    for layer, (in_features, out_features) in layers.items():
+        tensors[f"{layer}.{down}.weight"] = rng.standard_normal((rank, in_features)).astype(np.float16)
+        tensors[f"{layer}.{up}.weight"] = rng.standard_normal((out_features, rank)).astype(np.float16)
+        if style == "kohya":
+            tensors[f"{layer}.alpha"] = np.array(float(rank), dtype=np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out), metadata=metadata)
+    return out
+
+
+def musicgen_layers(width: int, blocks: int = 2, prefix: str = "base_model.model.decoder.model.decoder.layers"):
+    """q/v projections of MusicGen decoder blocks at `width`, as PEFT names them on the full model."""
+    return {f"{prefix}.{i}.self_attn.{p}_proj": (width, width) for i in range(blocks) for p in ("q", "v")}

@@ -13,10 +13,15 @@ pytest.importorskip("peft")
 pytest.importorskip("diffusers")
 pytest.importorskip("torchsde")
 
+from cadenza.config import Settings
 from cadenza.engines.base import RunContext
 from cadenza.engines.musicgen import MusicgenEngine
 from cadenza.engines.stable_audio import StableAudioEngine
 from cadenza.errors import InputError
+from cadenza.jobs.db import ensure_schema
+from cadenza.jobs.service import JobService
+from cadenza.jobs.store import Store
+from cadenza.jobs.worker import run_job
 from cadenza.loras.choices import for_request
 from cadenza.loras.store import LoraStore
 from cadenza.tasks import GenerateRequest
@@ -151,3 +156,57 @@ def test_an_adapter_that_does_not_fit_is_refused_naming_it_and_the_mismatch(
     assert "'wide'" in wrong_width and "48" in wrong_width and "32" in wrong_width
     unknown = refused(MusicgenEngine(), musicgen, "nope")
     assert "'nope'" in unknown and "hum" in unknown  # names what is stored
+
+
+def service_for(store: LoraStore) -> JobService:
+    settings = Settings(home=store.root.parent)
+    ensure_schema(settings.database)
+    return JobService(settings, Store(settings.database))
+
+
+def test_the_recipe_pins_each_adapter_and_a_replay_uses_that_file_or_refuses(
+    stable_audio: Path, store: LoraStore, root: Path
+) -> None:
+    studio = service_for(store)
+    store.add(root / "airy.safetensors", name="replayed")  # the same file as "airy", under a second name
+    advanced = {"model": str(stable_audio), "steps": 4, "loras": [{"name": "replayed", "weight": 0.7}]}
+    job = studio.submit(task="generate", engine="stable_audio", input={"prompt": "pads", "duration": 5,
+                        "advanced": advanced}, enqueue=False)  # fmt: skip
+    first = run_job(studio.settings, studio.store, job.id)
+    assert first.status == "succeeded", first.error_message
+    sha = store.get("replayed").sha256
+    assert first.recipe["request"]["advanced"]["loras"] == [{"name": "replayed", "weight": 0.7, "sha256": sha}]
+
+    replay_input = first.recipe["request"]
+    again = run_job(studio.settings, studio.store, studio.submit(task="generate", engine="stable_audio",
+                    input=replay_input, enqueue=False).id)  # fmt: skip
+    assert again.status == "succeeded", again.error_message
+    assert again.artifacts[0].sha256 == first.artifacts[0].sha256  # same adapter file, same bytes
+
+    store.remove("replayed")
+    assert store.file(store.get("airy")).is_file()  # "airy" still holds the same file
+    with pytest.raises(InputError, match=r"adapter 'replayed' \(sha256 [0-9a-f]{12}\) is not stored"):
+        studio.submit(task="generate", engine="stable_audio", input=replay_input, enqueue=False)
+    store.add(root / "grit.safetensors", name="replayed", engine="stable_audio")  # another file, same name
+    with pytest.raises(InputError, match="'replayed' is now a different file"):
+        studio.submit(task="generate", engine="stable_audio", input=replay_input, enqueue=False)
+    store.remove("replayed")
+
+
+def test_a_job_whose_adapter_went_away_before_it_ran_fails_as_an_input_error(
+    stable_audio: Path, store: LoraStore, root: Path
+) -> None:
+    studio = service_for(store)
+    store.add(root / "grit.safetensors", name="brief", engine="stable_audio")
+    advanced = {"model": str(stable_audio), "steps": 4, "loras": [{"name": "brief"}]}
+    job = studio.submit(task="generate", engine="stable_audio", input={"prompt": "pads", "duration": 5,
+                        "advanced": advanced}, enqueue=False)  # fmt: skip
+    store.remove("brief")
+    done = run_job(studio.settings, studio.store, job.id)
+    assert done.status == "failed" and done.error_category == "input" and "'brief'" in done.error_message
+
+
+def test_engines_without_adapters_say_so(store: LoraStore) -> None:
+    studio = service_for(store)
+    with pytest.raises(InputError, match="engine 'procedural' takes no adapters"):
+        studio.submit(task="generate", input={"prompt": "x", "advanced": {"loras": [{"name": "airy"}]}})
