@@ -65,6 +65,17 @@ def engine_families(engine: Any) -> tuple[str, ...]:
     return tuple(getattr(engine, "lora_families", ()))
 
 
+ADAPTER_ENGINES = ("musicgen", "stable_audio")  # engines that apply stored adapters
+
+
+def adapter_support(engine: Any) -> str | None:
+    """What `cadenza engines` says about an engine and adapters (None: nothing worth saying)."""
+    families = engine_families(engine)
+    if families:
+        return "adapters: " + ", ".join(FAMILY_LABELS[f].split(" ", 1)[1] for f in families) + " (--lora)"
+    return getattr(engine, "lora_note", None)
+
+
 def _choices(advanced: dict[str, Any]) -> list[LoraChoice]:
     raw = advanced.get("loras") or []
     if not isinstance(raw, list):
@@ -87,7 +98,9 @@ def resolve_loras(home: Path, engine: Any, advanced: dict[str, Any], target: Lor
         return []
     families = engine_families(engine)
     if not families:
-        raise InputError(f"engine {engine.name!r} takes no adapters (LoRA); engines that do: musicgen, stable_audio")
+        raise InputError(
+            f"engine {engine.name!r} takes no adapters (LoRA); engines that do: {', '.join(ADAPTER_ENGINES)}"
+        )
     store = LoraStore(home)
     layers = linear_layers(target) if target is not None else None
     resolved = []

@@ -81,3 +81,10 @@ def test_generate_with_lora_records_the_adapter_in_the_recipe(tmp_path: Path) ->
     assert bad.returncode == 2 and "the weight after ':' must be a number" in bad.stderr
     unknown = cadenza(*args, "--lora", "nope", home=home)
     assert unknown.returncode == 2 and "adapter 'nope' is not stored" in unknown.stderr
+
+
+def test_engines_say_which_take_adapters(tmp_path: Path) -> None:
+    listing = json.loads(cadenza("engines", "--json", home=tmp_path / "home").stdout)
+    adapters = {engine["name"]: engine["adapters"] for engine in listing["engines"]}
+    assert "MusicGen decoder LoRA" in adapters["musicgen"] and "Stable Audio DiT LoRA" in adapters["stable_audio"]
+    assert adapters["acestep"].startswith("no adapters") and adapters["procedural"] is None
