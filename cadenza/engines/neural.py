@@ -80,6 +80,9 @@ class NeuralEngine:
         from cadenza.engines.devices import dtype_for
 
         ctx.progress(0.97, "write")
+        parameters = advanced.model_dump()
+        if not parameters.get("loras"):  # a plain run's recipe stays as it was before adapters existed
+            parameters.pop("loras", None)
         path = write_audio(ctx.scratch / f"{filename}.{getattr(request, 'format', 'wav')}", audio, sample_rate)
         recipe = {
             "engine": self.name,
@@ -89,7 +92,7 @@ class NeuralEngine:
             "model": {"id": resolved.id, "revision": resolved.revision, "source": resolved.source},
             "device": device,
             "dtype": str(dtype_for(device)).removeprefix("torch."),
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": parameters},
         }
         duration = len(audio) / sample_rate
         return EngineOutput([Artifact(path, "audio", "mix", mime_for(path), duration, sample_rate)], recipe)
