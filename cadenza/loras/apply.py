@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,7 +77,9 @@ def _inject(module: Any, lora: LoraFile, adapter: str) -> str:
         lora_dropout=0.0,
         init_lora_weights=False,
     )
-    inject_adapter_in_model(config, module, adapter_name=adapter)
+    with warnings.catch_warnings():  # stacking several adapters on one module is what this does on purpose
+        warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+        inject_adapter_in_model(config, module, adapter_name=adapter)
     with torch.no_grad():
         for target, (a, b) in weights.items():
             layer = module.get_submodule(target)
