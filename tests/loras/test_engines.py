@@ -106,9 +106,17 @@ def test_two_adapters_combine_and_a_job_after_them_is_plain_again(
     assert not np.allclose(both, airy) and not np.allclose(both, grit) and not np.allclose(airy, grit)
     assert np.array_equal(airy_only, airy)  # each adapter's part is its own: a zero weight removes exactly it
     assert np.array_equal(after, plain)  # unloading left the cached pipeline as it was
-    pipeline = next(iter(m for m, _ in __import__("cadenza.engines.devices").engines.devices.MODELS._models.values()
-                         if hasattr(m, "transformer")))  # fmt: skip
+    pipeline = cached_pipeline(engine, stable_audio)
     assert not any("lora" in name for name, _ in pipeline.transformer.named_parameters())
+
+
+def cached_pipeline(engine: StableAudioEngine, folder: Path) -> object:
+    """The engine's own cached pipeline (the cache hands back the loaded one)."""
+    from cadenza.engines.stable_audio import _load
+    from cadenza.models.resolve import resolve
+
+    resolved = resolve(str(folder), "stable_audio")
+    return engine.loaded(resolved, "cpu", lambda: _load(resolved, "cpu"))
 
 
 def test_musicgen_adapters_on_the_decoder_change_its_logits_and_unload_per_job(
