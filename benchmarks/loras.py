@@ -97,8 +97,8 @@ Adapter: rank 16 on the q/k/v/out projections of all 24 decoder layers ({layers}
 
 | measure | value |
 |---|---|
-| fit check at submission (stored record, file header, model weight headers), median of 5 | {figures["fit_check_ms"]} ms |
-| attach + remove on the cached decoder (load file, inject, set weights, restore), median of 5 | {figures["attach_detach_ms"]} ms |
+| fit check at submission (record, file and model headers), median of 5 | {figures["fit_check_ms"]} ms |
+| attach + remove on the cached decoder, median of 5 | {figures["attach_detach_ms"]} ms |
 | plain decoding, seconds per second of audio (best of 2, interleaved) | {figures["plain_s_per_audio_s"]} |
 | decoding with the adapter, seconds per second of audio (best of 2) | {figures["adapted_s_per_audio_s"]} |
 | ratio adapted / plain | {figures["adapted_over_plain"]} |
