@@ -27,7 +27,7 @@ def _store() -> LoraStore:
 
 @app.command("add")
 def add(
-    file: Annotated[Path, typer.Argument(help="A LoRA adapter in safetensors format")],
+    file: Annotated[Path, typer.Argument(help="A LoRA .safetensors file, or a PEFT adapter folder")],
     name: Annotated[str | None, typer.Option(help="The name jobs use; default the file name")] = None,
     engine: Annotated[
         str | None, typer.Option(help="musicgen, stable_audio or ltx, when the file cannot tell (both DiTs)")

@@ -7,7 +7,7 @@ recipe say exactly which file ran; a replay of that recipe finds the same file o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,8 @@ def resolve_loras(home: Path, engine: Any, advanced: dict[str, Any], target: Lor
         if not path.is_file():
             raise InputError(f"adapter {choice.name!r}: its file is missing from the store; add it again")
         info = inspect_adapter(path, shown_name=choice.name, engine=record.family)
+        if record.alpha is not None:  # a PEFT folder's config; a per-layer alpha in the file still wins
+            info.layers = {k: replace(v, alpha=v.alpha or record.alpha) for k, v in info.layers.items()}
         mapping = layer_map(choice.name, info, layers, target.model_id) if layers is not None else {}
         resolved.append(LoraFile(choice.name, record.sha256, choice.weight, path, info, mapping))
     return resolved

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -47,12 +48,36 @@ class LoraRecord(BaseModel):
     bytes: int
     filename: str
     added_at: datetime
+    alpha: float | None = None  # from a PEFT folder's adapter_config.json (a single file carries its own)
     metadata: dict[str, str] = {}
 
 
 def default_name(filename: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(filename).stem).strip("-._")[:64]
     return stem or "adapter"
+
+
+def peft_folder(folder: Path) -> tuple[Path, float | None]:
+    """A PEFT adapter folder's weight file and lora_alpha (adapter_model.safetensors, adapter_config.json)."""
+    weights, config_file = folder / "adapter_model.safetensors", folder / "adapter_config.json"
+    if not weights.is_file():
+        found = "adapter_model.bin (a pickle)" if (folder / "adapter_model.bin").exists() else "no adapter_model file"
+        raise InputError(
+            f"{folder} is a folder with {found}; accepted: a .safetensors file or a PEFT adapter folder "
+            "with adapter_model.safetensors"
+        )
+    if not config_file.is_file():
+        return weights, None
+    try:
+        config = json.loads(config_file.read_text())
+    except ValueError:
+        raise InputError(f"{config_file} is not JSON") from None
+    if config.get("use_rslora") or config.get("alpha_pattern") or config.get("use_dora"):
+        raise InputError(
+            f"{config_file}: rsLoRA, DoRA and per-layer alpha patterns are not supported; accepted: plain LoRA"
+        )
+    alpha = config.get("lora_alpha")
+    return weights, float(alpha) if isinstance(alpha, int | float) else None
 
 
 def sha256_of(path: Path) -> str:
@@ -95,6 +120,9 @@ class LoraStore:
 
         Adding the same file under the same name again returns the existing record.
         """
+        alpha = None
+        if path.is_dir():  # a PEFT save_pretrained folder: its weights, and the alpha its config holds
+            path, alpha = peft_folder(path)
         filename = Path(filename or path.name).name
         if not path.is_file():
             raise InputError(f"{path} is not a file")
@@ -109,6 +137,7 @@ class LoraStore:
             filename=filename[:200],
             bytes=path.stat().st_size,
             added_at=datetime.now(UTC),
+            alpha=alpha,
             metadata={k: v[:500] for k, v in list(info.metadata.items())[:50]},
             **info.summary(),  # type: ignore[arg-type]
         )

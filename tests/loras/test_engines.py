@@ -218,3 +218,24 @@ def test_engines_without_adapters_say_so(store: LoraStore) -> None:
     studio = service_for(store)
     with pytest.raises(InputError, match="engine 'procedural' takes no adapters"):
         studio.submit(task="generate", input={"prompt": "x", "advanced": {"loras": [{"name": "airy"}]}})
+
+
+def test_a_peft_folder_keeps_its_alpha(stable_audio: Path, store: LoraStore, root: Path, tmp_path: Path) -> None:
+    """A PEFT save_pretrained folder (adapter_config.json with lora_alpha = 2 x rank) scales its adapter by 2:
+    the same as its bare weights file at weight 2."""
+    from diffusers import StableAudioDiTModel
+    from peft import LoraConfig
+
+    dit = StableAudioDiTModel.from_pretrained(stable_audio / "transformer")
+    folder = root / "peft-folder"
+    make_adapter(
+        dit, folder / "adapter_model.safetensors", ["to_q", "to_v"], rank=4, seed=7, prefix="base_model.model."
+    )
+    LoraConfig(r=4, lora_alpha=8, target_modules=["to_q", "to_v"]).save_pretrained(str(folder))
+    assert store.add(folder, name="folded", engine="stable_audio").alpha == 8.0
+    store.add(folder / "adapter_model.safetensors", name="bare", engine="stable_audio")
+    engine = StableAudioEngine()
+    folded = run(engine, stable_audio, store, tmp_path / "folded", [("folded", 1.0)])
+    bare = run(engine, stable_audio, store, tmp_path / "bare", [("bare", 2.0)])
+    plain = run(engine, stable_audio, store, tmp_path / "plain", [])
+    assert np.array_equal(folded, bare) and not np.allclose(folded, plain)
