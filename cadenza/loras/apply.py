@@ -1,6 +1,8 @@
 """Attach a job's adapters to a loaded torch module with PEFT, and take them off again afterwards.
 
-    with attached(pipeline.transformer, ctx.loras):
+    with attached(pipeline.transformer, ctx.loras):      # any torch module (MusicGen's decoder, a DiT)
+        ...generate...
+    with attached_pipeline(pipeline, ctx.loras):          # a diffusers pipeline with a LoRA loader (LTX)
         ...generate...
 
 Each adapter becomes a PEFT LoRA adapter on exactly the layers its file names (rank and alpha per
@@ -110,3 +112,37 @@ def _remove(module: Any, had_config: bool) -> None:
             setattr(parent, child, layer.get_base_layer())
     if not had_config and hasattr(module, "peft_config"):
         del module.peft_config
+
+
+@contextmanager
+def attached_pipeline(pipeline: Any, loras: list[LoraFile]) -> Iterator[None]:
+    """A diffusers pipeline with a LoRA loader mixin (LTX-Video, LTX-2): each adapter through
+    `load_lora_weights`, weighted with `set_adapters`, and `unload_lora_weights` afterwards, which puts
+    the transformer's own layers back. Adapter files are handed over as diffusers-named state dicts
+    (`transformer.<layer>.lora_A.weight`), alpha folded into B, so any accepted key style loads."""
+    with _lock_for(pipeline.transformer):
+        try:
+            names = []
+            for index, lora in enumerate(loras):
+                name = f"cadenza_{index}"
+                pipeline.load_lora_weights(_diffusers_state(lora), adapter_name=name)
+                names.append(name)
+            if names:
+                pipeline.set_adapters(names, adapter_weights=[lora.weight for lora in loras])
+            yield
+        finally:
+            pipeline.unload_lora_weights()
+
+
+def _diffusers_state(lora: LoraFile) -> dict[str, Any]:
+    state = _tensors(lora)
+    down, up = ("lora_down", "lora_up") if lora.info.style == "kohya" else ("lora_A", "lora_B")
+    converted = {}
+    for layer, target in lora.layers.items():
+        a = state.get(f"{layer}.{down}.weight", state.get(f"{layer}.{down}.default.weight"))
+        b = state.get(f"{layer}.{up}.weight", state.get(f"{layer}.{up}.default.weight"))
+        rank, alpha = int(a.shape[0]), state.get(f"{layer}.alpha")
+        alpha = float(alpha) if alpha is not None else (lora.info.layers[layer].alpha or float(rank))
+        converted[f"transformer.{target}.lora_A.weight"] = a
+        converted[f"transformer.{target}.lora_B.weight"] = b if alpha == rank else b * (alpha / rank)
+    return converted
