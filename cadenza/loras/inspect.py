@@ -52,7 +52,7 @@ _OTHERS = (  # what a refused adapter looks like, by its layer names
     (re.compile(r"(^|_)layers_\d+_(self_attn|mlp)_"), "a language-model LoRA (layers.N.self_attn / mlp)"),
 )
 MUSICGEN_WIDTHS = {1024: "musicgen-small", 1536: "musicgen-medium", 2048: "musicgen-large"}
-LTX_WIDTHS = {2048: "ltx-video-2b", 4096: "ltx-video-13b"}
+LTX_WIDTHS = {2048: "ltx-video-2b", 4096: "ltx-video-13b or ltx-2"}
 TRIGGER_KEYS = ("trigger_words", "trigger_phrase", "modelspec.trigger_phrase", "activation_text", "instance_prompt")
 BASE_KEYS = ("base_model", "base_model_name_or_path", "ss_base_model_version", "ss_sd_model_name",
              "modelspec.architecture", "cadenza.base_model")  # fmt: skip
