@@ -1,5 +1,5 @@
 """Adapters through diffusers' own LoRA loader (`load_lora_weights` / `set_adapters` / `unload_lora_weights`),
-on a tiny random LTX-Video pipeline: the path the `ltx` engine takes."""
+on a tiny random LTX-Video pipeline: directly, and through the `ltx` engine and the job service."""
 
 from __future__ import annotations
 
@@ -24,37 +24,12 @@ LTX_ENGINE = SimpleNamespace(name="ltx", lora_families=("ltx",))  # the engine's
 
 
 def tiny_ltx(folder: Path) -> Any:
-    """An LTXPipeline with tiny random components (1 transformer layer of 4 heads x 8, 8 latent channels)."""
-    import torch
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXPipeline
-    from diffusers import LTXVideoTransformer3DModel as Transformer
-    from transformers import T5Config, T5EncoderModel
+    """The ltx engine tests' tiny LTX-Video pipeline, loaded back as the engine loads it (eval mode)."""
+    from diffusers import LTXPipeline
 
-    from tests.engines.tiny_models import _t5_tokenizer
+    from tests.engines.tiny_models import tiny_ltx_video
 
-    torch.manual_seed(0)
-    tokenizer = _t5_tokenizer()
-    text_encoder = T5EncoderModel(
-        T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4)
-    )
-    transformer = Transformer(
-        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4, attention_head_dim=8,
-        cross_attention_dim=32, num_layers=1, caption_channels=32,
-    )  # fmt: skip
-    vae = AutoencoderKLLTXVideo(
-        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
-        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
-        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
-        decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
-        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False,
-        patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False,
-    )  # fmt: skip
-    pipeline = LTXPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-        transformer=transformer,
-    )  # fmt: skip
-    pipeline.save_pretrained(folder)
-    return LTXPipeline.from_pretrained(folder)  # as the engine loads it: every module in eval mode
+    return LTXPipeline.from_pretrained(tiny_ltx_video(folder))
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +83,42 @@ def test_diffusers_loader_and_peft_attach_give_the_same_frames(setup: tuple[Any,
     with attached(pipeline.transformer, chosen):
         through_peft = video(pipeline)
     assert np.allclose(through_diffusers, through_peft, atol=1e-5)
+
+
+def test_the_ltx_engine_applies_pins_and_unloads_adapters(
+    setup: tuple[Any, LoraStore, LoraTarget], tmp_path: Path
+) -> None:
+    """Through the job service and worker: decoded frames of the MP4 with the adapter at 0, at 1, and after."""
+    from cadenza.config import Settings
+    from cadenza.jobs.db import ensure_schema
+    from cadenza.jobs.service import JobService
+    from cadenza.jobs.store import Store
+    from cadenza.jobs.worker import run_job
+    from cadenza.media.video import read_frames
+
+    _pipeline, store, target = setup
+    model = target.files[0].parent.parent
+    settings = Settings(home=store.root.parent)
+    ensure_schema(settings.database)
+    studio = JobService(settings, Store(settings.database))
+
+    def frames(*chosen: tuple[str, float]) -> tuple[np.ndarray, dict[str, Any]]:
+        advanced: dict[str, Any] = {"model": str(model), "steps": 2}
+        if chosen:
+            advanced["loras"] = [{"name": name, "weight": weight} for name, weight in chosen]
+        fields = {"prompt": "a misty forest", "width": 64, "height": 64, "frames": 9, "seed": 4, "preset": "fast"}
+        job = studio.submit(task="t2v", engine="ltx", input={**fields, "advanced": advanced}, enqueue=False)
+        done = run_job(settings, studio.store, job.id)
+        assert done.status == "succeeded", done.error_message
+        video = next(a for a in done.artifacts if a.kind == "video")
+        return np.stack(list(read_frames(settings.home / video.path))).astype(np.float32), done.recipe
+
+    plain, _ = frames()
+    off, _ = frames(("style", 0.0))
+    on, recipe = frames(("style", 1.0), ("motion", 0.5))
+    after, _ = frames()
+    assert np.array_equal(off, plain) and np.array_equal(after, plain)
+    assert np.abs(on - plain).mean() > 0.5  # on the 0-255 scale of the decoded frames
+    pinned = recipe["request"]["advanced"]["loras"]
+    assert [(p["name"], p["weight"], p["sha256"]) for p in pinned] == [
+        ("style", 1.0, store.get("style").sha256), ("motion", 0.5, store.get("motion").sha256)]  # fmt: skip

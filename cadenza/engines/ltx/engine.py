@@ -32,6 +32,7 @@ from cadenza.engines.ltx.shapes import (
 )
 from cadenza.engines.neural import NeuralEngine
 from cadenza.errors import EngineUnavailable
+from cadenza.loras.choices import LoraChoice, loras_field
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import TaskRequest
 
@@ -60,6 +61,7 @@ class LtxAdvanced(BaseModel):
     time_budget_s: float | None = Field(
         None, gt=0, le=MAX_BUDGET, description="The job's time budget; default: the estimate"
     )
+    loras: list[LoraChoice] = loras_field()
 
 
 def _likely_device() -> str:
@@ -85,6 +87,8 @@ class LtxEngine(NeuralEngine):
     tasks = ("t2v", "i2v", "a2v", "lipsync", "keyframe", "style")
     packages = ("torch", "transformers", "diffusers", "av")
     default_model = DEFAULT_MODEL
+    lora_families = ("ltx",)
+    lora_weights = ("transformer", "")  # adapters attach to the video transformer
     budgeted = True  # the estimate is the job's time budget; a timeout or OOM is retried once
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
@@ -164,6 +168,7 @@ class LtxEngine(NeuralEngine):
 
         from cadenza.engines.devices import dtype_for, pick_device
         from cadenza.engines.ltx.pipelines import FAMILIES, condition, load_upsampler
+        from cadenza.loras.apply import attached_pipeline
 
         # 1. check inputs and shape
         if request.task in AUDIO_TASKS:
@@ -219,30 +224,32 @@ class LtxEngine(NeuralEngine):
             "callback_on_step_end": on_step,
         }
         conditions = self._conditions(request.task, inputs, shape, advanced, condition)
-        result: Any
-        if upsampler is None:
-            kind = {"t2v": "t2v", "i2v": "i2v"}.get(request.task, "condition")
-            pipeline = loaded.for_mode(kind)
-            extra = {"image": inputs["image"]} if kind == "i2v" else {}
-            if kind == "condition":
-                extra = {"conditions": conditions}
-                if request.task == "style":
-                    extra["denoise_strength"] = advanced.strength
-            result = pipeline(width=shape.width, height=shape.height, num_inference_steps=steps,
-                              output_type="np", **common, **extra)  # fmt: skip
-        else:
-            pipeline = loaded.for_mode("condition")
-            low_w, low_h = shape.width // 2, shape.height // 2
-            low_conditions = self._conditions(request.task, self._resized(inputs, low_w, low_h), shape, advanced,
-                                              condition)  # fmt: skip
-            latents = pipeline(conditions=low_conditions, width=low_w, height=low_h, num_inference_steps=steps,
-                               output_type="latent", **common).frames  # fmt: skip
-            ctx.progress(0.05 + 0.85 * steps / total, "upsample")
-            upscaled = upsampler(latents=latents, output_type="latent").frames
-            ctx.check_cancelled()
-            result = pipeline(conditions=conditions, width=low_w * 2, height=low_h * 2, latents=upscaled,
-                              denoise_strength=0.4, num_inference_steps=REFINE_STEPS, output_type="np",
-                              **common)  # fmt: skip
+        # the adapters go onto the base pipeline's transformer, which every mode's pipeline shares
+        with attached_pipeline(loaded.base, ctx.loras):
+            result: Any
+            if upsampler is None:
+                kind = {"t2v": "t2v", "i2v": "i2v"}.get(request.task, "condition")
+                pipeline = loaded.for_mode(kind)
+                extra = {"image": inputs["image"]} if kind == "i2v" else {}
+                if kind == "condition":
+                    extra = {"conditions": conditions}
+                    if request.task == "style":
+                        extra["denoise_strength"] = advanced.strength
+                result = pipeline(width=shape.width, height=shape.height, num_inference_steps=steps,
+                                  output_type="np", **common, **extra)  # fmt: skip
+            else:
+                pipeline = loaded.for_mode("condition")
+                low_w, low_h = shape.width // 2, shape.height // 2
+                low_conditions = self._conditions(request.task, self._resized(inputs, low_w, low_h), shape, advanced,
+                                                  condition)  # fmt: skip
+                latents = pipeline(conditions=low_conditions, width=low_w, height=low_h, num_inference_steps=steps,
+                                   output_type="latent", **common).frames  # fmt: skip
+                ctx.progress(0.05 + 0.85 * steps / total, "upsample")
+                upscaled = upsampler(latents=latents, output_type="latent").frames
+                ctx.check_cancelled()
+                result = pipeline(conditions=conditions, width=low_w * 2, height=low_h * 2, latents=upscaled,
+                                  denoise_strength=0.4, num_inference_steps=REFINE_STEPS, output_type="np",
+                                  **common)  # fmt: skip
         ctx.check_cancelled()
 
         # 4. write the video, its poster, its sound and the recipe
@@ -268,7 +275,7 @@ class LtxEngine(NeuralEngine):
             "refine_steps": REFINE_STEPS if upsampler is not None else 0,
             "upsample": upsample_note,
             "shape": shape.recipe() | {"width": int(width), "height": int(height)},
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": _parameters(advanced)},
         }
         return self._publish(frames, shape.fps, soundtrack, audio_path, sample_rate, request.preset, recipe, ctx)
 
@@ -324,6 +331,14 @@ class LtxEngine(NeuralEngine):
             artifacts.append(Artifact(audio_path, "audio", "audio", "audio/wav", seconds, sample_rate))
         artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
         return EngineOutput(artifacts, recipe)
+
+
+def _parameters(advanced: LtxAdvanced) -> dict[str, Any]:
+    """The advanced parameters for the recipe; a run without adapters records none."""
+    parameters = advanced.model_dump()
+    if not parameters.get("loras"):
+        parameters.pop("loras", None)
+    return parameters
 
 
 def _uint8_frames(frames: Any) -> Any:
