@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     model_memory_mb: float | None = Field(
         None, gt=0, description="Memory budget for loaded models per worker; default 80% of what is free"
     )
+    comfyui_url: str | None = Field(None, description="A ComfyUI server (http://host:8188) for the comfyui engine")
+    comfyui_header: str | None = Field(
+        None, description="An extra header for every ComfyUI request, 'Name: value' (a proxy's or a token's)"
+    )
     max_upload_mb: float = Field(200.0, gt=0)
     max_video_seconds: float = Field(600.0, gt=0, description="Longest video upload accepted")
     max_video_side: int = Field(3840, gt=0, description="Largest width or height of a video upload accepted")
@@ -45,6 +49,10 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
+
+    @property
+    def workflows_dir(self) -> Path:
+        return self.home / "workflows"
 
     @property
     def scratch_dir(self) -> Path:

@@ -29,6 +29,10 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),
     "motion": ("cadenza.engines.motion.engine:MotionEngine", ("t2v", "i2v", "a2v", "keyframe", "style")),
     "ltx": ("cadenza.engines.ltx:LtxEngine", ("t2v", "i2v", "a2v", "lipsync", "keyframe", "style")),
+    "comfyui": (
+        "cadenza.engines.comfyui.engine:ComfyUIEngine",
+        ("t2v", "i2v", "a2v", "lipsync", "keyframe", "style", "generate"),
+    ),
 }
 # stems: `native` instead when the source has its own stems (see default_engine).
 DEFAULTS: dict[str, str] = {
