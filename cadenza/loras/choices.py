@@ -59,13 +59,14 @@ class LoraFile:
     path: Path
     info: AdapterInfo
     layers: dict[str, str]  # adapter layer name -> module name in the adapted module
+    filename: str = ""  # the name it was added from (a remote server may hold it under that name)
 
 
 def engine_families(engine: Any) -> tuple[str, ...]:
     return tuple(getattr(engine, "lora_families", ()))
 
 
-ADAPTER_ENGINES = ("musicgen", "stable_audio")  # engines that apply stored adapters
+ADAPTER_ENGINES = ("musicgen", "stable_audio", "ltx", "comfyui")  # engines that apply stored adapters
 
 
 def adapter_support(engine: Any) -> str | None:
@@ -127,7 +128,7 @@ def resolve_loras(home: Path, engine: Any, advanced: dict[str, Any], target: Lor
         if record.alpha is not None:  # a PEFT folder's config; a per-layer alpha in the file still wins
             info.layers = {k: replace(v, alpha=v.alpha or record.alpha) for k, v in info.layers.items()}
         mapping = layer_map(choice.name, info, layers, target.model_id) if layers is not None else {}
-        resolved.append(LoraFile(choice.name, record.sha256, choice.weight, path, info, mapping))
+        resolved.append(LoraFile(choice.name, record.sha256, choice.weight, path, info, mapping, record.filename))
     return resolved
 
 
@@ -140,6 +141,9 @@ def for_request(home: Path, engine: Any, request: Any) -> list[LoraFile]:
     """The adapters of `request` for `engine`, checked against the layers of the model it will use."""
     if not (request.advanced or {}).get("loras"):
         return []
+    tasks = getattr(engine, "lora_tasks", None)  # an engine that takes adapters for some tasks only
+    if tasks is not None and request.task not in tasks:
+        raise InputError(f"engine {engine.name!r} takes adapters for {', '.join(tasks)} only, not {request.task}")
     target_of = getattr(engine, "lora_target", None)
     target = target_of(request) if target_of is not None and engine_families(engine) else None
     return resolve_loras(home, engine, request.advanced, target)
