@@ -24,6 +24,20 @@ class EngineUnavailable(CadenzaError):
     category = "unavailable"
 
 
+class OutOfMemory(EngineUnavailable):
+    """The model does not fit in the memory left (the gate before loading, or the GPU during a run).
+    A budgeted job is retried once with memory savers on (tiling, CPU offload)."""
+
+    category = "memory"
+
+
+class OutOfTime(CadenzaError):
+    """The run went past the job's time budget (raised at the engine's next step check).
+    A budgeted job is retried once with double the budget."""
+
+    category = "timeout"
+
+
 class EngineError(CadenzaError):
     """The engine failed while running a valid request."""
 

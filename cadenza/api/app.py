@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from cadenza import __version__
 from cadenza.api import errors
 from cadenza.api.deps import require_token
-from cadenza.api.routes import files, generate, jobs, system, uploads
+from cadenza.api.routes import files, generate, jobs, loras, system, uploads
 from cadenza.config import Settings, load_settings
 from cadenza.jobs.db import ensure_schema
 from cadenza.jobs.queue import make_queue
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, workers: int = 1, ui: bool = Fa
     app.state.queue = queue
     errors.install(app)
     protected = [Depends(require_token)]
-    for router in (jobs.router, files.router, uploads.router, generate.router, system.router):
+    for router in (jobs.router, files.router, uploads.router, generate.router, system.router, loras.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     app.include_router(system.health_router)
     if ui:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli import db, doctor, engines, generate, jobs, models, serve, tasks, video
+from cadenza.cli import db, doctor, engines, generate, jobs, loras, models, serve, tasks, video
 from cadenza.cli.workflows import app as workflows_app
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
 app.add_typer(video.app, name="video")
+app.add_typer(loras.app, name="loras")
 app.add_typer(workflows_app, name="workflows")
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -74,8 +74,26 @@ def emit_json(payload: dict[str, Any]) -> None:
 ADVANCED_HELP = "Engine parameters as a JSON object, e.g. '{\"guidance_scale\": 4}' (see `cadenza engines --json`)"
 
 
-def advanced_fields(text: str | None, model: str | None, as_json: bool = False) -> dict[str, Any]:
-    """The request's `advanced` object from --advanced JSON and --model (a directory is made absolute)."""
+LORA_HELP = "A stored LoRA adapter to apply, NAME or NAME:WEIGHT (default weight 1); repeat for several"
+Loras = Annotated[list[str] | None, typer.Option("--lora", help=LORA_HELP)]
+
+
+def lora_choices(values: list[str], as_json: bool = False) -> list[dict[str, Any]]:
+    """`--lora NAME[:WEIGHT]` options as the request's `loras` list."""
+    choices = []
+    for value in values:
+        name, _, weight = value.rpartition(":") if ":" in value else (value, "", "")
+        try:
+            choices.append({"name": name, "weight": float(weight) if weight else 1.0})
+        except ValueError:
+            fail(f"--lora {value!r}: the weight after ':' must be a number, e.g. --lora {name}:0.8", as_json=as_json)
+    return choices
+
+
+def advanced_fields(
+    text: str | None, model: str | None, as_json: bool = False, loras: list[str] | None = None
+) -> dict[str, Any]:
+    """The request's `advanced` object from --advanced JSON, --model (a directory is made absolute) and --lora."""
     advanced: dict[str, Any] = {}
     if text:
         try:
@@ -87,4 +105,6 @@ def advanced_fields(text: str | None, model: str | None, as_json: bool = False) 
     if model:
         folder = Path(model).expanduser()
         advanced["model"] = str(folder.resolve()) if folder.is_dir() else model
+    if loras:
+        advanced["loras"] = lora_choices(loras, as_json)
     return advanced

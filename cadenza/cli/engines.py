@@ -14,6 +14,14 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
     from cadenza.engines import registry
     from cadenza.engines.procedural.genres import GENRES
     from cadenza.engines.procedural.soundfont import pick_renderer
+    from cadenza.errors import CadenzaError
+    from cadenza.loras.choices import adapter_support
+
+    def adapters(name: str) -> str | None:
+        try:
+            return adapter_support(registry.load(name))
+        except CadenzaError:
+            return None
 
     infos = registry.describe()
     renderer = pick_renderer()
@@ -26,6 +34,7 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
                 "reason": i.reason,
                 "default_for": [t for t, n in registry.DEFAULTS.items() if n == i.name],
                 "advanced_schema": registry.advanced_schemas(i.name),
+                "adapters": adapters(i.name),
             }
             for i in infos
         ],
@@ -46,7 +55,8 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
         table.add_column(column)
     for item in payload["engines"]:
         state = "[green]yes[/]" if item["available"] else "[red]no[/]"
-        table.add_row(item["name"], ", ".join(item["tasks"]), state, item["reason"])
+        notes = item["reason"] + (f"\n{item['adapters']}" if item["adapters"] else "")
+        table.add_row(item["name"], ", ".join(item["tasks"]), state, notes)
     console.print(table)
     console.print(f"renderer: {renderer.note}", highlight=False)
     console.print(f"procedural genres: {', '.join(GENRES)}", highlight=False)

@@ -13,6 +13,7 @@ import typer
 
 from cadenza.cli.common import (
     ADVANCED_HELP,
+    Loras,
     advanced_fields,
     console,
     domain_errors,
@@ -39,6 +40,7 @@ def generate(
         str | None, Option(help="Neural engines: a model id (cadenza models list) or a saved model directory")
     ] = None,
     advanced: Annotated[str | None, Option(help=ADVANCED_HELP)] = None,
+    lora: Loras = None,
     audio_format: Annotated[str | None, Option("--format", help="wav, flac or mp3 [default: wav]")] = None,
     out: Annotated[Path, Option(help="Where to write the files")] = Path("cadenza-out"),
     recipe: Annotated[Path | None, Option(help="Reproduce the result of this recipe.json", exists=True)] = None,
@@ -78,7 +80,7 @@ def _request_fields(options: dict[str, Any], recipe: Path | None, as_json: bool)
         "lyrics": options["lyrics"].read_text() if options["lyrics"] else None,
     }
     fields.update({name: value for name, value in explicit.items() if value is not None})
-    advanced = advanced_fields(options["advanced"], options["model"], as_json)
+    advanced = advanced_fields(options["advanced"], options["model"], as_json, options["lora"])
     if advanced:
         fields["advanced"] = {**fields.get("advanced", {}), **advanced}
     return fields, engine

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cadenza.cli.common import ADVANCED_HELP, advanced_fields, console, domain_errors, service
+from cadenza.cli.common import ADVANCED_HELP, Loras, advanced_fields, console, domain_errors, service
 
 Out = Annotated[Path, typer.Option(help="Where to write the files")]
 Server = Annotated[str | None, typer.Option(help="Run it on a Cadenza server at this URL instead")]
@@ -34,9 +34,10 @@ def _submit(
     as_json: bool,
     model: str | None = None,
     advanced: str | None = None,
+    loras: list[str] | None = None,
 ) -> None:
     fields = {name: value for name, value in fields.items() if value is not None}  # unset: the task's default
-    if chosen := advanced_fields(advanced, model, as_json):
+    if chosen := advanced_fields(advanced, model, as_json, loras):
         fields["advanced"] = chosen
     if server:
         from cadenza.cli.remote import run_remote, upload_remote
@@ -105,13 +106,14 @@ def edit(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Repaint a range of a song, snapped to bar lines; everything outside it stays as it was."""
     fields = {"start": start, "end": end, "prompt": prompt, "seed": seed}
-    _submit("edit", engine, source, fields, out, server, as_json, model, advanced)
+    _submit("edit", engine, source, fields, out, server, as_json, model, advanced, lora)
 
 
 def extend(
@@ -123,13 +125,14 @@ def extend(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Continue a song with new sections in its tempo and key (a procedural song's ending moves to the new end)."""
     fields = {"seconds": seconds, "side": side, "prompt": prompt, "seed": seed}
-    _submit("extend", engine, source, fields, out, server, as_json, model, advanced)
+    _submit("extend", engine, source, fields, out, server, as_json, model, advanced, lora)
 
 
 def lyrics(
@@ -176,10 +179,11 @@ def cover(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Restyle a song: its melody and harmony re-arranged in the style of the prompt."""
     fields = {"prompt": prompt, "strength": strength, "bpm": bpm, "key": key, "seed": seed}
-    _submit("cover", engine, source, fields, out, server, as_json, model, advanced)
+    _submit("cover", engine, source, fields, out, server, as_json, model, advanced, lora)

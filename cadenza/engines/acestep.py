@@ -176,6 +176,9 @@ def _form_value(value: Any) -> str:
 
 class AceStepEngine:
     name = "acestep"
+    # ACE-Step's server loads a LoRA from its own disk into its one model for every request (/v1/lora/load),
+    # so a job cannot apply one of Cadenza's adapters without changing everyone else's results.
+    lora_note = "no adapters: ACE-Step's server loads LoRAs from its own disk for all requests (/v1/lora/load)"
     version = __version__
     tasks = ("generate", "cover", "edit", "extend")
 

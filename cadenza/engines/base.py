@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from cadenza.errors import Cancelled, EngineError, EngineUnavailable, InputError
+from cadenza.errors import Cancelled, EngineError, EngineUnavailable, InputError, OutOfTime
 
 if TYPE_CHECKING:
     import numpy as np
     from pydantic import BaseModel
 
+    from cadenza.loras.choices import LoraFile
     from cadenza.tasks import TaskRequest
 
 __all__ = [
@@ -79,6 +81,10 @@ class RunContext:
     on_progress: ProgressCallback | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     inputs: dict[str, SourceFile] = field(default_factory=dict)
+    loras: list[LoraFile] = field(default_factory=list)  # adapters to apply, resolved and checked
+    deadline: float | None = None  # time.monotonic() past which check_cancelled raises OutOfTime
+    budget_s: float | None = None  # the budget the deadline came from, for the message
+    low_memory: bool = False  # a retry after running out of memory: tile, offload, spare memory
 
     def source(self, name: str = "source") -> SourceFile:
         if name not in self.inputs:
@@ -92,6 +98,8 @@ class RunContext:
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
             raise Cancelled("the job was cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime(f"ran past its time budget of {self.budget_s:g} s")
 
     def rng(self, *names: str | int) -> np.random.Generator:
         """A generator derived from (seed, *names): independent streams that do not shift each other."""
@@ -114,7 +122,12 @@ class Engine(Protocol):
         """The pydantic model of this engine's extra parameters for `task`, if it has any."""
 
     def estimate_seconds(self, request: TaskRequest) -> float:
-        """Rough wall time of a run, used for budgets and queue estimates."""
+        """Rough wall time of a run, used for budgets and queue estimates.
+
+        An engine with `budgeted = True` (GPU/model engines: ltx, comfyui) gets this estimate as the job's
+        time budget, enforced at its `ctx.check_cancelled()` calls; a run past it (OutOfTime) or out of
+        memory (OutOfMemory, torch's OutOfMemoryError) is retried once with double the budget and
+        `ctx.low_memory` set after a memory failure. Engines without the attribute run unbudgeted."""
 
     def run(self, request: TaskRequest, ctx: RunContext) -> EngineOutput:
         """Do the work, writing files into `ctx.scratch`."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cadenza.errors import EngineUnavailable, InputError
+from cadenza.errors import EngineUnavailable, InputError, OutOfMemory
 
 # Apple silicon: ops MPS lacks fall back to the CPU instead of raising. Must be set before torch loads.
 os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
@@ -86,7 +86,7 @@ class ModelCache:
             limit = budget if budget is not None else int(0.8 * (free_memory(device) + self.held(device)))
             need = int(size * 1.2)  # weights plus buffers and activations of one generation
             if need > limit:
-                raise EngineUnavailable(
+                raise OutOfMemory(
                     f"model {key[0]} needs about {need / 2**20:.0f} MB on {device} but only {limit / 2**20:.0f} MB "
                     "may be used (free memory or CADENZA_MODEL_MEMORY_MB); close other programs or pick a smaller model"
                 )
@@ -96,6 +96,17 @@ class ModelCache:
             model = load()
             self._models[key] = (model, need)
             return model
+
+    def clear(self) -> None:
+        """Unload every model (a retry after running out of memory starts from free memory)."""
+        with self._lock:
+            devices = {device for _, device in self._models}
+            self._models.clear()
+        for device in devices:
+            _release(device)
+
+    def loaded(self, prefix: str) -> bool:
+        return any(path.startswith(prefix) for path, _ in self._models)
 
     def held(self, device: str) -> int:
         return sum(size for (_, on), (_, size) in self._models.items() if on == device)

@@ -25,6 +25,7 @@ from cadenza import __version__
 from cadenza.engines.base import EngineOutput, RunContext
 from cadenza.engines.neural import NeuralEngine
 from cadenza.errors import InputError
+from cadenza.loras.choices import LoraChoice, loras_field
 from cadenza.media.io import read_audio
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import CoverRequest, ExtendRequest, GenerateRequest, TaskRequest
@@ -52,6 +53,7 @@ class MusicgenAdvanced(BaseModel):
     top_p: float = Field(0.0, ge=0.0, le=1.0, description="Nucleus sampling mass (0: off)")
     window_seconds: float = Field(30.0, ge=4.0, le=30.0, description="Longest piece decoded at once")
     context_seconds: float = Field(10.0, ge=1.0, le=20.0, description="Seconds kept as the prompt of the next window")
+    loras: list[LoraChoice] = loras_field()
 
 
 def _load(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
@@ -83,6 +85,8 @@ class MusicgenEngine(NeuralEngine):
     tasks = ("generate", "extend", "cover")
     default_model = DEFAULT_MODEL
     task_models: ClassVar[dict[str, str]] = {"cover": MELODY_MODEL}
+    lora_families = ("musicgen",)
+    lora_weights = ("", "decoder.")  # adapters attach to the decoder (its parameters are decoder.* in the model)
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
         return MusicgenAdvanced
@@ -95,6 +99,7 @@ class MusicgenEngine(NeuralEngine):
         import torch
 
         from cadenza.engines.devices import pick_device
+        from cadenza.loras.apply import attached
 
         advanced = MusicgenAdvanced.model_validate(request.advanced)
         resolved = resolve(self.model_for(request.task, advanced.model), self.name)
@@ -104,6 +109,24 @@ class MusicgenEngine(NeuralEngine):
         model, processor = self.loaded(resolved, device, lambda: _load(resolved, device))
         sample_rate = int(model.config.audio_encoder.sampling_rate)
         torch.manual_seed(ctx.seed)
+        with attached(model.decoder, ctx.loras):
+            audio, name = self._task(request, model, processor, resolved, advanced, ctx)
+        ctx.check_cancelled()
+        return self.publish(
+            audio[:, None], sample_rate, name, request, ctx, resolved=resolved, device=device, advanced=advanced
+        )
+
+    def _task(
+        self,
+        request: TaskRequest,
+        model: Any,
+        processor: Any,
+        resolved: ResolvedModel,
+        advanced: MusicgenAdvanced,
+        ctx: RunContext,
+    ) -> tuple[np.ndarray, str]:
+        """The task's audio (mono) and a readable name for it."""
+        sample_rate = int(model.config.audio_encoder.sampling_rate)
         if isinstance(request, ExtendRequest):
             prefix = _source_at(ctx, sample_rate)
             audio = self._decode(model, processor, request.prompt, request.seconds, prefix, advanced, ctx)
@@ -122,10 +145,7 @@ class MusicgenEngine(NeuralEngine):
             assert isinstance(request, GenerateRequest)
             audio = self._decode(model, processor, request.prompt, request.duration, None, advanced, ctx)
             name = "musicgen"
-        ctx.check_cancelled()
-        return self.publish(
-            audio[:, None], sample_rate, name, request, ctx, resolved=resolved, device=device, advanced=advanced
-        )
+        return audio, name
 
     def _decode(
         self,

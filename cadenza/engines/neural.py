@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from cadenza.engines.base import Artifact, EngineOutput, RunContext
 from cadenza.errors import EngineUnavailable
+from cadenza.loras.fit import LoraTarget
 from cadenza.media.io import mime_for, write_audio
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import TaskRequest
@@ -24,6 +25,8 @@ class NeuralEngine:
     packages: tuple[str, ...] = ("torch", "transformers")
     default_model: str
     task_models: ClassVar[dict[str, str]] = {}  # tasks only some models can do (a cover needs a melody model)
+    lora_families: ClassVar[tuple[str, ...]] = ()  # adapter families it applies (cadenza.loras.inspect)
+    lora_weights: ClassVar[tuple[str, str]] = ("", "")  # (model subfolder, parameter prefix) of the adapted module
 
     def model_for(self, task: str | None, asked: str | None = None) -> str:
         """The model a run uses: the one asked for, else the task's own default, else the engine's."""
@@ -43,6 +46,14 @@ class NeuralEngine:
         except EngineUnavailable as exc:
             return False, exc.message
         return True, f"{found.id} from {found.path}"
+
+    def lora_target(self, request: TaskRequest) -> LoraTarget | None:
+        """Where the module adapters attach to keeps its weights, for a header-only fit check (None: the
+        model has no safetensors weights to check against; PEFT then checks when it attaches)."""
+        resolved = resolve(str(self.model_for(request.task, request.advanced.get("model"))), self.name)
+        subfolder, prefix = self.lora_weights
+        files = tuple(sorted((resolved.path / subfolder).glob("*.safetensors")))
+        return LoraTarget(resolved.id, files, prefix) if files else None
 
     def loaded(self, resolved: ResolvedModel, device: str, load: Callable[[], Any]) -> Any:
         """The model from this worker's cache, loaded once within the memory budget."""
@@ -69,6 +80,9 @@ class NeuralEngine:
         from cadenza.engines.devices import dtype_for
 
         ctx.progress(0.97, "write")
+        parameters = advanced.model_dump()
+        if not parameters.get("loras"):  # a plain run's recipe stays as it was before adapters existed
+            parameters.pop("loras", None)
         path = write_audio(ctx.scratch / f"{filename}.{getattr(request, 'format', 'wav')}", audio, sample_rate)
         recipe = {
             "engine": self.name,
@@ -78,7 +92,7 @@ class NeuralEngine:
             "model": {"id": resolved.id, "revision": resolved.revision, "source": resolved.source},
             "device": device,
             "dtype": str(dtype_for(device)).removeprefix("torch."),
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": advanced.model_dump()},
+            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": parameters},
         }
         duration = len(audio) / sample_rate
         return EngineOutput([Artifact(path, "audio", "mix", mime_for(path), duration, sample_rate)], recipe)

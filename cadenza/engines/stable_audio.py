@@ -17,6 +17,7 @@ from cadenza import __version__
 from cadenza.engines.base import EngineOutput, RunContext
 from cadenza.engines.neural import NeuralEngine
 from cadenza.errors import InputError
+from cadenza.loras.choices import LoraChoice, loras_field
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import GenerateRequest, TaskRequest
 
@@ -34,6 +35,7 @@ class StableAudioAdvanced(BaseModel):
     steps: int = Field(100, ge=1, le=500, description="Denoising steps; more is slower and cleaner")
     guidance_scale: float = Field(7.0, ge=0.0, le=20.0, description="Classifier-free guidance")
     negative_prompt: str = Field("low quality, distorted", max_length=500, description="What to steer away from")
+    loras: list[LoraChoice] = loras_field()
 
 
 def _load(resolved: ResolvedModel, device: str) -> Any:
@@ -58,6 +60,8 @@ class StableAudioEngine(NeuralEngine):
     tasks = ("generate",)
     packages = ("torch", "transformers", "diffusers", "torchsde")
     default_model = DEFAULT_MODEL
+    lora_families = ("stable_audio",)
+    lora_weights = ("transformer", "")  # adapters attach to the DiT
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
         return StableAudioAdvanced
@@ -71,6 +75,7 @@ class StableAudioEngine(NeuralEngine):
         import torch
 
         from cadenza.engines.devices import pick_device
+        from cadenza.loras.apply import attached
 
         advanced = StableAudioAdvanced.model_validate(request.advanced)
         resolved = resolve(advanced.model, self.name)
@@ -86,16 +91,19 @@ class StableAudioEngine(NeuralEngine):
             ctx.progress(0.05 + 0.9 * (step + 1) / advanced.steps, "denoise")
 
         generator = torch.Generator(device="cpu").manual_seed(ctx.seed)
-        result = pipeline(
-            request.prompt or "music",
-            negative_prompt=advanced.negative_prompt or None,
-            audio_end_in_s=request.duration,
-            num_inference_steps=advanced.steps,
-            guidance_scale=advanced.guidance_scale,
-            generator=generator,
-            callback=on_step,
-            callback_steps=1,
-        )
+        # StableAudioPipeline has no load_lora_weights (no LoRA loader mixin in diffusers 0.42): the
+        # adapters go onto its DiT with PEFT, as diffusers itself does for pipelines that have one.
+        with attached(pipeline.transformer, ctx.loras):
+            result = pipeline(
+                request.prompt or "music",
+                negative_prompt=advanced.negative_prompt or None,
+                audio_end_in_s=request.duration,
+                num_inference_steps=advanced.steps,
+                guidance_scale=advanced.guidance_scale,
+                generator=generator,
+                callback=on_step,
+                callback_steps=1,
+            )
         ctx.check_cancelled()
         audio = result.audios[0].T.float().cpu().numpy()
         sample_rate = int(pipeline.vae.config.sampling_rate)

@@ -45,6 +45,11 @@ class Job(Base):
     parent_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("jobs.id", ondelete="SET NULL"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     recipe: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The time budget of a budgeted engine's run (its estimate, doubled by a retry), and the automatic
+    # retry after a timeout or out-of-memory: how many, and why.
+    budget_s: Mapped[float | None] = mapped_column(Float)
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_reason: Mapped[str | None] = mapped_column(Text)
 
     artifacts: Mapped[list[Artifact]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Artifact.position"

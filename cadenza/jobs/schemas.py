@@ -50,6 +50,9 @@ class JobPublic(BaseModel):
     stage: str
     error: JobError | None
     attempts: int
+    budget_s: float | None = Field(None, description="Time budget of the run (GPU/model engines), in seconds")
+    retries: int = Field(0, description="Automatic retries after a timeout or out-of-memory (at most 1)")
+    retry_reason: str | None = Field(None, description="Why the job was retried")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -90,6 +93,9 @@ def job_public(job: Job, prefix: str = "/api/v1") -> JobPublic:
         stage=job.stage,
         error=error,
         attempts=job.attempts,
+        budget_s=job.budget_s,
+        retries=job.retries or 0,
+        retry_reason=job.retry_reason,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -74,6 +74,10 @@ class JobService:
                 source = source or resolved
                 parent_id = parent_id or (source_job.id if source_job else None)
         chosen = registry.pick(task, engine, source, request)
+        if request.advanced.get("loras"):  # before the schema check: "takes no adapters" says more than "extra"
+            from cadenza.loras.choices import for_request, pinned
+
+            request.advanced["loras"] = pinned(for_request(self.settings.home, chosen, request))
         advanced_model = chosen.advanced_model(task)
         if advanced_model is not None:
             try:

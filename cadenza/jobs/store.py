@@ -58,6 +58,7 @@ class Store:
             attempts=0,
             max_attempts=max_attempts,
             cancel_requested=False,
+            retries=0,
             parent_id=parent_id,
             idempotency_key=idempotency_key,
             created_at=utcnow(),
@@ -138,6 +139,33 @@ class Store:
                 .values(heartbeat_at=utcnow(), progress=progress, stage=stage)
             )
             return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+    def set_budget(self, job_id: str, worker_id: str, budget_s: float) -> None:
+        """The time budget of the running attempt (a budgeted engine's estimate, or the retry's double)."""
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+                .values(budget_s=budget_s)
+            )
+
+    def record_retry(self, job_id: str, worker_id: str, reason: str, budget_s: float) -> bool:
+        """An automatic retry of a running job (after a timeout or out-of-memory), with its new budget."""
+        with self.sessions.begin() as session:
+            return bool(
+                session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+                    .values(
+                        retries=Job.retries + 1,
+                        retry_reason=reason,
+                        budget_s=budget_s,
+                        progress=0.0,
+                        stage="retrying",
+                        heartbeat_at=utcnow(),
+                    )
+                ).rowcount
+            )
 
     def succeed(self, job_id: str, worker_id: str, artifacts: Iterable[Artifact], recipe: dict[str, Any]) -> bool:
         with self.sessions.begin() as session:

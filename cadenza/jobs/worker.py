@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -24,11 +25,12 @@ from cadenza.config import Settings
 from cadenza.engines import registry
 from cadenza.engines.base import Artifact as EngineArtifact
 from cadenza.engines.base import RunContext
-from cadenza.errors import CadenzaError, Cancelled
+from cadenza.errors import CadenzaError, Cancelled, OutOfMemory, OutOfTime
 from cadenza.jobs import sources
 from cadenza.jobs.models import Artifact, Job
 from cadenza.jobs.recovery import process_prefix
 from cadenza.jobs.store import Store, new_id
+from cadenza.loras.choices import for_request
 from cadenza.media.io import sha256_file
 from cadenza.tasks import parse_request
 
@@ -37,6 +39,7 @@ log = logging.getLogger("cadenza.worker")
 Listener = Callable[[float, str], None]
 PROGRESS_FLUSH_SECONDS = 0.25
 CANCEL_POLL_SECONDS = 0.5
+MAX_AUTOMATIC_RETRIES = 1  # a budgeted job past its budget or out of memory runs once more, then fails
 
 
 def worker_id() -> str:
@@ -111,17 +114,51 @@ def run_job(
         request = parse_request(job.task, job.request)
         engine = registry.pick(job.task, job.engine, request=request)
         inputs = sources.resolve_inputs(settings, store, job.request)
-        ctx = RunContext(
-            inputs=inputs,
-            seed=request.seed or 0,
-            scratch=scratch,
-            device=settings.device or "auto",  # neural engines resolve "auto" to cuda, mps or cpu
-            on_progress=on_progress,
-            cancel_event=cancel,
-        )
-        ctx.check_cancelled()
-        output = engine.run(request, ctx)
-        ctx.check_cancelled()
+        budgeted = bool(getattr(engine, "budgeted", False))
+        budget = job.budget_s or (float(engine.estimate_seconds(request)) if budgeted else None)
+        retries = job.retries or 0
+        low_memory = (job.retry_reason or "").startswith("memory")
+        loras = for_request(settings.home, engine, request)  # the pinned files, or a refusal
+        while True:
+            if budget is not None:
+                store.set_budget(job_id, worker, budget)
+            ctx = RunContext(
+                loras=loras,
+                inputs=inputs,
+                seed=request.seed or 0,
+                scratch=scratch,
+                device=settings.device or "auto",  # neural engines resolve "auto" to cuda, mps or cpu
+                on_progress=on_progress,
+                cancel_event=cancel,
+                deadline=time.monotonic() + budget if budget is not None else None,
+                budget_s=budget,
+                low_memory=low_memory,
+            )
+            try:
+                ctx.check_cancelled()
+                output = engine.run(request, ctx)
+                ctx.check_cancelled()
+                break
+            except Exception as exc:
+                failure = retryable(exc) if budgeted else None
+                if failure is None:
+                    raise
+                if retries >= MAX_AUTOMATIC_RETRIES or budget is None:
+                    first = f" (retried after: {job.retry_reason or 'an earlier failure'})" if retries else ""
+                    raise type(failure)(f"{failure.message}{first}") from exc
+                retries += 1
+                budget *= 2
+                low_memory = low_memory or failure.category == "memory"
+                reason = f"{failure.category}: {failure.message}; retrying with a budget of {budget:g} s"
+                if failure.category == "memory":
+                    reason += ", VAE tiling and CPU offload on"
+                    _release_models()
+                job.retry_reason = reason
+                log.warning("job %s: %s", job_id, reason)
+                store.record_retry(job_id, worker, reason, budget)
+                on_progress(0.0, "retrying")
+                shutil.rmtree(scratch, ignore_errors=True)
+                scratch.mkdir(parents=True)
         on_progress(0.99, "store")
         source = inputs.get("source")
         base = f"{source.name}_{job.task}" if source else readable_stem(job, job.request.get("seed"))
@@ -142,6 +179,23 @@ def run_job(
         heartbeat.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     return store.get_job(job_id)
+
+
+def retryable(exc: BaseException) -> OutOfTime | OutOfMemory | None:
+    """The failure as a retryable error, if it is one: past the budget, or out of (GPU) memory."""
+    if isinstance(exc, OutOfTime | OutOfMemory):
+        return exc
+    # torch.cuda.OutOfMemoryError (and MPS's) without importing torch; a MemoryError from host memory
+    if type(exc).__name__ == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in str(exc):
+        return OutOfMemory(f"ran out of memory: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
+    return None
+
+
+def _release_models() -> None:
+    """Unload this worker's cached models so a retry in low-memory mode starts from free memory."""
+    devices = sys.modules.get("cadenza.engines.devices")
+    if devices is not None:
+        devices.MODELS.clear()
 
 
 def readable_stem(job: Job, seed: int | None) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+VIDEO_TASKS = ("t2v", "i2v", "keyframe", "style")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -46,5 +48,37 @@ CATALOG = {
             8,
             "Stability AI Community License",
         ),
+        # LTX-Video: diffusers-format repositories (transformer, VAE, T5-XXL text encoder). Distilled
+        # checkpoints run in about 8 steps without CFG; sizes are the bf16 download.
+        ModelSpec(
+            "ltx-video-0.9.7-distilled",
+            "ltx",
+            VIDEO_TASKS,
+            "Lightricks/LTX-Video-0.9.7-distilled",
+            36.0,
+            24,
+            "LTXV Open Weights License 0.X",
+        ),
+        ModelSpec(
+            "ltx-video-0.9.8-13b-distilled",
+            "ltx",
+            VIDEO_TASKS,
+            "Lightricks/LTX-Video-0.9.8-13B-distilled",
+            36.0,
+            24,
+            "LTXV Open Weights License 0.X",
+        ),
+        ModelSpec(
+            "ltxv-spatial-upscaler-0.9.7",
+            "ltx",
+            ("upsample",),
+            "Lightricks/ltxv-spatial-upscaler-0.9.7",
+            0.5,
+            2,
+            "LTXV Open Weights License 0.X",
+        ),
+        # LTX-2: video with its own sound (Gemma 3 text encoder, gated: accept its licence on the Hub first).
+        ModelSpec("ltx-2", "ltx", VIDEO_TASKS, "Lightricks/LTX-2", 80.0, 40, "LTX-2 Community License"),
+        ModelSpec("ltx-2.3", "ltx", VIDEO_TASKS, "Lightricks/LTX-2.3", 90.0, 48, "LTX-2 Community License"),
     )
 }

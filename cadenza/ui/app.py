@@ -18,6 +18,7 @@ from cadenza.errors import CadenzaError
 from cadenza.jobs.service import JobService
 from cadenza.tasks import VIDEO_TASKS
 from cadenza.ui.forms import previous_results
+from cadenza.ui.loras import LorasTab
 from cadenza.ui.panel import PanelView, artifact_path, build_panel, error_html, recipe_request, wait_until_finished
 from cadenza.ui.tabs.generate import GenerateTab
 from cadenza.ui.tabs.history import HistoryTab
@@ -89,10 +90,11 @@ def build_studio(service: JobService) -> gr.Blocks:
                 lyrics = LyricsTab(service)
                 video = VideoTab(service)
                 history = HistoryTab(service)
+                adapters = LorasTab(service)
             with gr.Column(scale=2, min_width=320):
                 panel = build_panel()
         view = PanelView(service, panel)
-        for tab in (generate, *song_tabs, lyrics, video, history):
+        for tab in (generate, *song_tabs, lyrics, video, history, adapters):
             tab.wire(view)
 
         for song_tab in song_tabs:

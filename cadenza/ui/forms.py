@@ -75,11 +75,17 @@ def _value(spec: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def advanced_accordion(task: str, engine: gr.Dropdown, mode: gr.components.Component | None = None) -> gr.State:
+def advanced_accordion(
+    task: str,
+    engine: gr.Dropdown,
+    mode: gr.components.Component | None = None,
+    service: JobService | None = None,
+) -> gr.State:
     """An "Advanced" accordion drawn from the chosen engine's schema; returns the state holding the values.
 
     `mode`, when given, is a component holding the task (an area with several modes, like Video), and
-    the accordion is redrawn for the task it names."""
+    the accordion is redrawn for the task it names. With the service, engines that take adapters also
+    show a weight slider per stored adapter that fits."""
     values = gr.State({})
     with gr.Accordion("Advanced", open=False, elem_id=f"cz-{task}-advanced"):
 
@@ -95,6 +101,11 @@ def advanced_accordion(task: str, engine: gr.Dropdown, mode: gr.components.Compo
                 gr.Markdown("This engine has no extra parameters.", elem_classes="cz-note")
                 return
             for name, spec in model.model_json_schema().get("properties", {}).items():
+                if name == "loras":
+                    from cadenza.ui.loras import adapter_sliders
+
+                    adapter_sliders(service, engine_name, values)
+                    continue
                 control = _field(name, spec, spec.get("default"))
 
                 def remember(

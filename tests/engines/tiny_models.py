@@ -195,3 +195,85 @@ def tiny_stable_audio(folder: Path, seed: int = 0) -> Path:
     )
     pipeline.save_pretrained(folder)
     return folder
+
+
+def _tiny_ltx_video_vae(latent: int = 8) -> Any:
+    """LTX-Video's VAE framing (32x in space from a 4x patch and three 2x stages, 8x in time), 8 channels
+    wide, with the decoder as small as the encoder (its defaults are full size)."""
+    from diffusers import AutoencoderKLLTXVideo
+
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False),
+        decoder_spatio_temporal_scaling=(True, True, True, False),
+        decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4,
+        upsample_factor=(1,) * 4,
+        timestep_conditioning=False,
+        patch_size=4,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    return vae
+
+
+def ltx_video_transformer(layers: int = 1, heads: int = 4, head_dim: int = 8, caption: int = 32) -> Any:
+    """An LTX-Video transformer of the given widths (the 2B distilled model: 28 layers, 32 heads x 64,
+    captions 4096 wide from T5-XXL), randomly initialised."""
+    from diffusers import LTXVideoTransformer3DModel
+
+    return LTXVideoTransformer3DModel(
+        in_channels=128 if heads > 4 else 8,
+        out_channels=128 if heads > 4 else 8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        cross_attention_dim=heads * head_dim,
+        num_layers=layers,
+        caption_channels=caption,
+    )
+
+
+def tiny_ltx_video(folder: Path, seed: int = 0) -> Path:
+    """An LTXPipeline with LTX-Video's shape rules (32x spatial, 8x temporal compression), tiny widths:
+    one transformer layer of 4 heads x 8, an 8-channel VAE, a one-layer T5 and a tokenizer trained here."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXPipeline
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    tokenizer = _t5_tokenizer()
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2)
+    )
+    pipeline = LTXPipeline(
+        transformer=ltx_video_transformer(),
+        vae=_tiny_ltx_video_vae(),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+    )
+    pipeline.save_pretrained(folder)
+    return folder
+
+
+def tiny_ltx_upsampler(folder: Path, seed: int = 0) -> Path:
+    """An LTXLatentUpsamplePipeline (2x spatial) for the tiny LTX-Video's 8 latent channels."""
+    import torch
+    from diffusers import LTXLatentUpsamplePipeline
+    from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
+
+    torch.manual_seed(seed)
+    upsampler = LTXLatentUpsamplerModel(in_channels=8, mid_channels=32, num_blocks_per_stage=1, dims=3)
+    LTXLatentUpsamplePipeline(vae=_tiny_ltx_video_vae(), latent_upsampler=upsampler).save_pretrained(folder)
+    return folder

@@ -24,6 +24,8 @@ from cadenza.engines.comfyui.client import ComfyClient
 from cadenza.engines.comfyui.library import Library
 from cadenza.engines.comfyui.workflows import FILE_PARAMETERS, Workflow, check
 from cadenza.errors import EngineError, EngineUnavailable, InputError
+from cadenza.loras.choices import LoraChoice, loras_field
+from cadenza.loras.comfy import server_file, server_files, with_lora_chain
 from cadenza.tasks import TaskRequest
 
 VIDEO_TASKS = ("t2v", "i2v", "a2v", "lipsync", "keyframe", "style")
@@ -51,6 +53,7 @@ class ComfyAdvanced(BaseModel):
     )
     timeout_seconds: float = Field(3600.0, ge=1.0, le=86400.0, description="Give up on the prompt after this long")
     reconnect_seconds: float = Field(60.0, ge=0.0, le=3600.0, description="How long to retry a dropped socket")
+    loras: list[LoraChoice] = loras_field()
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -71,6 +74,8 @@ class ComfyUIEngine:
     name = "comfyui"
     version = __version__
     tasks = (*VIDEO_TASKS, "generate")
+    lora_families = ("ltx",)  # a LoraLoaderModelOnly chain after the LTX-Video workflows' model loader
+    lora_tasks = VIDEO_TASKS
 
     def __init__(self) -> None:
         self._stats: tuple[float, str, tuple[bool, str]] | None = None
@@ -181,13 +186,14 @@ class ComfyUIEngine:
                 problems = check(workflow.patched(values), self._object_info(client, fresh=True))
             if problems:
                 raise EngineUnavailable(self._missing(workflow, problems))
+            chain = self._lora_chain(ctx, client)
             # 4. upload the inputs
             ctx.progress(0.03, "upload")
             for name in FILE_PARAMETERS:
                 if name in ctx.inputs and name in workflow.parameters:
                     values[name] = client.upload(ctx.inputs[name].path)
                     ctx.check_cancelled()
-            graph = workflow.patched(values)
+            graph = with_lora_chain(workflow.patched(values), chain)
             # 5. submit and follow
             follower = Follower(client, ctx, graph, advanced.timeout_seconds, advanced.reconnect_seconds)
             entry = follower.run()
@@ -211,7 +217,19 @@ class ComfyUIEngine:
             "outputs": made,
             "request": request.model_dump(mode="json") | {"seed": ctx.seed},
         }
+        if chain:
+            recipe["loras"] = [
+                {"name": lora.name, "sha256": lora.sha256, "weight": lora.weight, "server_file": server_name}
+                for lora, (server_name, _weight) in zip(ctx.loras, chain, strict=True)
+            ]
         return EngineOutput(artifacts, recipe)
+
+    def _lora_chain(self, ctx: RunContext, client: ComfyClient) -> list[tuple[str, float]]:
+        """(server file, weight) of each adapter: ComfyUI loads LoRAs from its own models/loras folder."""
+        if not ctx.loras:
+            return []
+        offered = server_files(self._object_info(client, fresh=True))
+        return [(server_file(lora, lora.filename, offered, str(lora.path)), lora.weight) for lora in ctx.loras]
 
     def _server(self, client: ComfyClient) -> dict[str, Any]:
         system = client.system_stats().get("system", {})

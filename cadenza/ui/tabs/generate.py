@@ -53,7 +53,7 @@ class GenerateTab:
                     self.variations = gr.Slider(1, 4, value=1, step=1, label="Variations", elem_id="cz-generate-n")
                     self.format = gr.Dropdown(list(AUDIO_FORMATS), value="wav", label="Format")
             self.engine = engine_picker("generate")
-            self.advanced = advanced_accordion("generate", self.engine)
+            self.advanced = advanced_accordion("generate", self.engine, service=service)
             self.run = gr.Button("Generate", variant="primary", elem_id="cz-generate-run")
             self.error = gr.HTML("", elem_classes="cz-error", elem_id="cz-generate-error")
 

@@ -89,7 +89,7 @@ class SongTaskTab:
                 label="Seed (-1: a new one each run)", value=-1, minimum=-1, precision=0, elem_id=f"cz-{task}-seed"
             )
             self.engine = engine_picker(task)
-            self.advanced = advanced_accordion(task, self.engine)
+            self.advanced = advanced_accordion(task, self.engine, service=service)
             self.run = gr.Button(spec.title, variant="primary", elem_id=f"cz-{task}-run")
             self.error = gr.HTML("", elem_classes="cz-error", elem_id=f"cz-{task}-error")
 

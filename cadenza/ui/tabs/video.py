@@ -140,7 +140,7 @@ class VideoTab:
                     self.engine = gr.Dropdown(choices=choices, value=default, label="Engine", elem_id="cz-video-engine")
                     with gr.Accordion("Engines that need set-up", open=False, elem_id="cz-video-engine-notes"):
                         self.notes = gr.Markdown(notes or "Every engine is ready.", elem_classes="cz-note")
-                    self.advanced = advanced_accordion("video", self.engine, self.mode)
+                    self.advanced = advanced_accordion("video", self.engine, self.mode, service=service)
                     self.estimate = gr.HTML("", elem_id="cz-video-estimate")
                     self.run = gr.Button("Make the video", variant="primary", elem_id="cz-video-run")
                     self.error = gr.HTML("", elem_classes="cz-error", elem_id="cz-video-error")
