@@ -36,7 +36,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.home / 'cadenza.db'}"
+        from cadenza.jobs.db import normalise_url
+
+        return normalise_url(self.database_url) if self.database_url else f"sqlite:///{self.home / 'cadenza.db'}"
 
     @property
     def artifacts_dir(self) -> Path:
