@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli import db, doctor, engines, generate, jobs, models, serve, tasks
+from cadenza.cli import db, doctor, engines, generate, jobs, models, serve, tasks, workers
 
 app = typer.Typer(
     name="cadenza",
@@ -25,6 +25,7 @@ app.command("engines")(engines.engines)
 app.command("doctor")(doctor.doctor)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
+app.command("workers")(workers.workers)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")
