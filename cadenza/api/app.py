@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from cadenza import __version__
-from cadenza.api import errors
+from cadenza.api import errors, metrics
 from cadenza.api.deps import require_token
 from cadenza.api.routes import files, generate, jobs, system, uploads
 from cadenza.api.routes import workers as workers_routes
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, workers: int = 1, ui: bool = Fa
     for router in (jobs.router, files.router, uploads.router, generate.router, system.router, workers_routes.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     app.include_router(system.health_router)
+    metrics.install(app)
     if ui:
         from cadenza.ui.app import mount_studio
 
