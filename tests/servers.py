@@ -118,6 +118,7 @@ class PostgresServer:
 
 class RedisServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
+        """`host`: one address, or several separated by spaces (redis-server binds them all)."""
         self.host, self.port = host, free_port()
         self.process: subprocess.Popen | None = None
 
@@ -141,11 +142,11 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_port(self.host, self.port)
+        wait_port(self.host.split()[0], self.port)
         return self
 
     def url(self, host: str | None = None) -> str:
-        return f"redis://{host or self.host}:{self.port}/0"
+        return f"redis://{host or self.host.split()[0]}:{self.port}/0"
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -172,10 +173,11 @@ class S3Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_port(self.host, self.port, 60)
+        local = "127.0.0.1" if self.host == "0.0.0.0" else self.host
+        wait_port(local, self.port, 60)
         import boto3
 
-        boto3.client("s3", endpoint_url=self.endpoint(), **self._credentials()).create_bucket(Bucket=self.bucket)
+        boto3.client("s3", endpoint_url=self.endpoint(local), **self._credentials()).create_bucket(Bucket=self.bucket)
         return self
 
     def _credentials(self) -> dict[str, str]:
