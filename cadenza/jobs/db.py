@@ -45,13 +45,17 @@ def _server_engine(url: str) -> Engine:
     connect_args: dict[str, object] = {}
     if url.startswith("postgresql"):
         # A host cut off mid-query must notice within seconds (TCP keepalives), not after the kernel's
-        # two hours, and a new connection to an unreachable server gives up after 10 s.
+        # two hours, and a new connection to an unreachable server gives up after 10 s. The server ends
+        # a session of ours idle inside a transaction for 10 s: a host cut off between a write and its
+        # commit would otherwise hold that job's row lock until the server's own keepalive gives up
+        # (hours), and every reaper trying to requeue the job would wait on it.
         connect_args = {
             "connect_timeout": 10,
             "keepalives": 1,
             "keepalives_idle": 5,
             "keepalives_interval": 2,
             "keepalives_count": 3,
+            "options": "-c idle_in_transaction_session_timeout=10000",
         }
     size = pool_size()
     return create_engine(
