@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import generate, service
+from benchmarks import generate, scaleout, service
 
 
 def main() -> None:
-    figures = {"procedural": generate.main(), "service": service.main()}
+    figures = {"procedural": generate.main(), "service": service.main(), "scaleout": scaleout.main()}
     print(json.dumps(figures, indent=2))
 
 
