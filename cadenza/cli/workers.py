@@ -11,11 +11,10 @@ from cadenza.cli.common import console, domain_errors, emit_json
 
 def workers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Workers whose heartbeat is recent: engines, devices with free memory, jobs running."""
-    from cadenza.api.routes.workers import worker_public
     from cadenza.config import load_settings
     from cadenza.jobs.db import ensure_schema
     from cadenza.jobs.store import Store
-    from cadenza.jobs.workers import live_workers
+    from cadenza.jobs.workers import live_workers, worker_public
 
     settings = load_settings()
     with domain_errors(as_json):

@@ -103,10 +103,27 @@ def mark_waiting(store: Store, within_seconds: float) -> None:
         waiting = set(session.scalars(select(Job.engine).where(Job.status == "queued").distinct()))
     with store.sessions.begin() as session:
         for engine in waiting:
-            stage = "queued" if engine in offered else f"{WAITING_PREFIX}{engine}"[:64]
-            session.execute(
-                update(Job).where(Job.status == "queued", Job.engine == engine, Job.stage != stage).values(stage=stage)
-            )
+            condition = [Job.status == "queued", Job.engine == engine]
+            if engine in offered:  # only undo our own note; keep stages such as `requeued`
+                stage = "queued"
+                condition.append(Job.stage.like(f"{WAITING_PREFIX}%"))
+            else:
+                stage = f"{WAITING_PREFIX}{engine}"[:64]
+                condition.append(Job.stage != stage)
+            session.execute(update(Job).where(*condition).values(stage=stage))
+
+
+def worker_public(worker: Worker) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "host": worker.host,
+        "engines": list(worker.engines),
+        "devices": list(worker.devices),
+        "concurrency": worker.concurrency,
+        "running": worker.running,
+        "started_at": worker.started_at,
+        "heartbeat_at": worker.heartbeat_at,
+    }
 
 
 def announce_interval(settings: Any) -> float:

@@ -98,3 +98,19 @@ def test_a_worker_takes_only_its_engines_and_a_job_waits_for_a_capable_one(
     owner = {job_id: store.get_job(job_id).worker_id.split(":")[1] for job_id in procedural + noop}
     assert {owner[j] for j in noop} == {str(workers[0].pid)}
     assert {owner[j] for j in procedural} == {str(workers[1].pid)}
+
+
+def test_a_worker_refuses_engines_it_does_not_know_or_cannot_run(tmp_path: Path) -> None:
+    env = {**os.environ, "CADENZA_HOME": str(tmp_path / "home")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cadenza", "worker", "--engines", "noop,warp-drive"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert (
+        "unknown engine(s) warp-drive" in result.stdout + result.stderr
+        and "procedural" in result.stdout + result.stderr
+    )

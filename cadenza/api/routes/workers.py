@@ -7,22 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from cadenza.api.deps import SettingsDep, StoreDep
-from cadenza.jobs.workers import live_workers
+from cadenza.jobs.workers import live_workers, worker_public
 
 router = APIRouter(tags=["workers"])
-
-
-def worker_public(worker: Any) -> dict[str, Any]:
-    return {
-        "id": worker.id,
-        "host": worker.host,
-        "engines": list(worker.engines),
-        "devices": list(worker.devices),
-        "concurrency": worker.concurrency,
-        "running": worker.running,
-        "started_at": worker.started_at,
-        "heartbeat_at": worker.heartbeat_at,
-    }
 
 
 @router.get("/workers")
