@@ -148,7 +148,8 @@ def main() -> dict:
 (8 client threads), timed until all succeeded. SQLite: worker threads inside `cadenza serve`; Redis +
 PostgreSQL: `cadenza worker` processes (API with no embedded workers), every server local. Failover: a
 worker running a job is killed with kill -9 and the time until the job runs on another worker is
-measured (heartbeat threshold {STALE_AFTER:g} s, reaper checks every half of it).
+measured (heartbeat threshold {STALE_AFTER:g} s, reaper checks every half of it). Load average at the
+end of the run: {os.getloadavg()[0]:.1f} (figures from a busy machine are noise-dominated).
 
 | backend | workers | no-op jobs/s | procedural jobs/s | kill -9 to running elsewhere (s) |
 |---|---|---|---|---|
