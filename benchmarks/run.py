@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import comfyui, generate, service, singing, video
+from benchmarks import comfyui, generate, scaleout, service, singing, video
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
         "procedural": generate.main(),
         "singing": singing.main(),
         "service": service.main(),
+        "scaleout": scaleout.main(),
         "video": video.main(),
         "comfyui": comfyui.main(),
     }

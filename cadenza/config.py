@@ -36,11 +36,18 @@ class Settings(BaseSettings):
     max_video_side: int = Field(3840, gt=0, description="Largest width or height of a video upload accepted")
     max_queue_depth: int = Field(200, gt=0)
     max_attempts: int = Field(2, ge=1, description="Runs of a job before a dead worker's job is failed")
+    storage_url: str | None = Field(
+        None, description="Where artifacts live: s3://bucket/prefix, or a directory; default the data dir"
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3 API endpoint of MinIO, Ceph ...; default AWS")
+    storage_presign: bool = Field(False, description="Redirect downloads to presigned S3 URLs")
     stale_after_seconds: float = Field(10.0, gt=0, description="A running job without heartbeat this long is lost")
 
     @cached_property
     def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.home / 'cadenza.db'}"
+        from cadenza.jobs.db import normalise_url
+
+        return normalise_url(self.database_url) if self.database_url else f"sqlite:///{self.home / 'cadenza.db'}"
 
     @property
     def artifacts_dir(self) -> Path:

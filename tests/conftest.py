@@ -68,3 +68,25 @@ def _render(seed: int, items: tuple[tuple[str, object], ...]) -> tuple[Style, Sc
 def render_premix(seed: int = 3, **fields: object) -> tuple[Style, Score, np.ndarray, dict[str, np.ndarray]]:
     """The pre-master mix and stems of a song (cached: several tests listen to the same songs)."""
     return _render(seed, tuple(sorted(fields.items())))
+
+
+# -- real servers for the scale-out tests (tests/servers.py) ----------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_server():
+    from tests.servers import PostgresServer, postgres_missing
+
+    reason = postgres_missing()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the embedded SQLite default, or a fresh database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return None
+    server = request.getfixturevalue("postgres_server")
+    return server.url(server.database())

@@ -12,15 +12,17 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from cadenza import __version__
-from cadenza.api import errors
+from cadenza.api import errors, metrics
 from cadenza.api.deps import require_token
 from cadenza.api.routes import files, generate, jobs, loras, system, uploads
+from cadenza.api.routes import workers as workers_routes
 from cadenza.config import Settings, load_settings
 from cadenza.jobs.db import ensure_schema
-from cadenza.jobs.queue import make_queue
+from cadenza.jobs.queue import available_engines, make_queue
 from cadenza.jobs.recovery import Reaper, recover_on_start
 from cadenza.jobs.service import JobService
 from cadenza.jobs.store import Store
+from cadenza.jobs.workers import Announcer, Offer, announce_interval
 
 log = logging.getLogger("cadenza.api")
 API_PREFIX = "/api/v1"
@@ -34,21 +36,25 @@ def create_app(settings: Settings | None = None, workers: int = 1, ui: bool = Fa
     settings = settings or load_settings()
     ensure_schema(settings.database)
     store = Store(settings.database)
-    queue = make_queue(settings)
+    offer = Offer(tuple(available_engines()), settings.device or "auto", workers) if workers > 0 else None
+    queue = make_queue(settings, offer.engines if offer else ())
     service = JobService(settings, store, queue.enqueue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        consumer, reaper = None, None
+        consumer = None
         if workers > 0:
             recover_on_start(settings, store, queue.enqueue)
             consumer = queue.consumer(workers, embedded=True)
             consumer.start()
-            reaper = Reaper(settings, store, queue.enqueue)
-            reaper.start()
+        # Even with no embedded workers the API reaps jobs of dead workers and marks jobs no one can run.
+        reaper = Reaper(settings, store, queue.enqueue)
+        reaper.start()
+        announcer = Announcer(store, offer, announce_interval(settings), settings.stale_after_seconds)
+        announcer.start()
         yield
-        if reaper is not None:
-            reaper.stop()
+        announcer.stop()
+        reaper.stop()
         if consumer is not None:
             consumer.stop(graceful=False)
 
@@ -63,9 +69,11 @@ def create_app(settings: Settings | None = None, workers: int = 1, ui: bool = Fa
     app.state.queue = queue
     errors.install(app)
     protected = [Depends(require_token)]
-    for router in (jobs.router, files.router, uploads.router, generate.router, system.router, loras.router):
+    routers = (jobs, files, uploads, generate, system, loras, workers_routes)
+    for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     app.include_router(system.health_router)
+    metrics.install(app)
     if ui:
         from cadenza.ui.app import mount_studio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli import db, doctor, engines, generate, jobs, loras, models, serve, tasks, video
+from cadenza.cli import db, doctor, engines, generate, jobs, loras, models, serve, tasks, video, workers
 from cadenza.cli.workflows import app as workflows_app
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("engines")(engines.engines)
 app.command("doctor")(doctor.doctor)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
+app.command("workers")(workers.workers)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(db.app, name="db")
 app.add_typer(models.app, name="models")

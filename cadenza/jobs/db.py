@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.errors import CadenzaError
@@ -31,7 +32,43 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20)
+    return _server_engine(url)
+
+
+def pool_size() -> int:
+    """Connections each process keeps open to a database server: CADENZA_DB_POOL_SIZE, set per process
+    (`cadenza worker` sizes it from its concurrency), so many hosts do not exhaust the server's slots."""
+    return max(2, int(os.environ.get("CADENZA_DB_POOL_SIZE", "10")))
+
+
+def _server_engine(url: str) -> Engine:
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql"):
+        # A host cut off mid-query must notice within seconds (TCP keepalives), not after the kernel's
+        # two hours, and a new connection to an unreachable server gives up after 10 s. The server ends
+        # a session of ours idle inside a transaction for 10 s: a host cut off between a write and its
+        # commit would otherwise hold that job's row lock until the server's own keepalive gives up
+        # (hours), and every reaper trying to requeue the job would wait on it.
+        connect_args = {
+            "connect_timeout": 10,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "options": "-c idle_in_transaction_session_timeout=10000",
+        }
+    size = pool_size()
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=size, max_overflow=size, pool_recycle=1800, connect_args=connect_args
+    )
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 (the `postgres` extra), not SQLAlchemy's default psycopg2."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
 
 
 @cache
@@ -64,6 +101,8 @@ def upgrade(url: str) -> str:
 
     config = _alembic_config(url)
     with engine_for(url).begin() as connection:
+        if connection.dialect.name == "postgresql":  # workers starting together upgrade one at a time
+            connection.execute(text("SELECT pg_advisory_xact_lock(7262646)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return schema_revision(url)[1]

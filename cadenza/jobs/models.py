@@ -88,3 +88,18 @@ class Upload(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     sample_rate: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Worker(Base):
+    """A worker process as it last announced itself: what it can run, on what, with how much memory."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid:nonce
+    host: Mapped[str] = mapped_column(String(255))
+    engines: Mapped[list[str]] = mapped_column(JSON)
+    devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{name, total_mb, free_mb}]
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    running: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -25,6 +25,7 @@ from cadenza.jobs.sources import SOURCE_KINDS
 from cadenza.jobs.store import JobPage, Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
+from cadenza.storage import storage_for
 from cadenza.tasks import TASK_MODELS, describe_validation_error, parse_request
 
 # video tasks whose length defaults to their source's: task -> the request field it comes from
@@ -159,7 +160,7 @@ class JobService:
         if job.status == "queued":
             self.store.request_cancel(job_id)
         self.store.delete_job(job_id)
-        shutil.rmtree(self.settings.artifacts_dir / job_id, ignore_errors=True)
+        storage_for(self.settings).delete_prefix(f"artifacts/{job_id}")
 
     def add_upload(self, temporary: Path, filename: str) -> Upload:
         """Check a received file (it must decode completely) and keep it as an upload."""

@@ -14,6 +14,7 @@ from cadenza.engines.base import SourceFile
 from cadenza.errors import CadenzaError, InputError, NotFound
 from cadenza.jobs.models import Job
 from cadenza.jobs.store import Store
+from cadenza.storage import storage_for
 
 # request field -> the kind of file it takes
 SOURCE_KINDS: dict[str, str] = {
@@ -31,8 +32,14 @@ _ARTIFACT_KINDS = {"audio": ("audio", "stem"), "image": ("image",), "video": ("v
 _MAIN_ROLES = {"audio": ("mix", "audio"), "image": ("poster", "image"), "video": ("video",)}
 
 
+def _fetch(settings: Settings, key: str) -> Path:
+    """The local file behind a stored key: in the data dir, or fetched from shared storage."""
+    local = settings.home / key
+    return local if local.is_file() else storage_for(settings).fetch(key)
+
+
 def _job_files(settings: Settings, job: Job) -> dict[str, Path]:
-    return {artifact.role: settings.home / artifact.path for artifact in job.artifacts}
+    return {artifact.role: _fetch(settings, artifact.path) for artifact in job.artifacts}
 
 
 def resolve(
@@ -50,7 +57,7 @@ def resolve(
         if artifact.kind not in _ARTIFACT_KINDS[kind]:
             raise InputError(f"artifact {source_id} is {artifact.kind}, not {kind}")
         return SourceFile(
-            settings.home / artifact.path, Path(artifact.path).stem, job.recipe, _job_files(settings, job)
+            _fetch(settings, artifact.path), Path(artifact.path).stem, job.recipe, _job_files(settings, job)
         ), job
     try:
         upload = store.get_upload(source_id)
@@ -61,7 +68,7 @@ def resolve(
             raise InputError(
                 f"upload {source_id} is {'an' if upload.kind[0] in 'aeiou' else 'a'} {upload.kind}, not {kind}"
             )
-        return SourceFile(settings.home / upload.path, Path(upload.filename).stem or "upload"), None
+        return SourceFile(_fetch(settings, upload.path), Path(upload.filename).stem or "upload"), None
     try:
         job = store.get_job(source_id)
     except NotFound:
@@ -71,7 +78,7 @@ def resolve(
     main = next((a for role in _MAIN_ROLES[kind] for a in job.artifacts if a.role == role), None)
     if main is None:
         raise InputError(f"job {source_id} ({job.task}) made no {kind} to use as {article} {kind} input")
-    return SourceFile(settings.home / main.path, Path(main.path).stem, job.recipe, _job_files(settings, job)), job
+    return SourceFile(_fetch(settings, main.path), Path(main.path).stem, job.recipe, _job_files(settings, job)), job
 
 
 def resolve_inputs(settings: Settings, store: Store, request: dict[str, Any]) -> dict[str, SourceFile]:

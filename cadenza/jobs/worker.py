@@ -9,7 +9,6 @@ renamed to `artifacts/<job id>` in one step, and only then does the record say `
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import sys
@@ -32,6 +31,7 @@ from cadenza.jobs.recovery import process_prefix
 from cadenza.jobs.store import Store, new_id
 from cadenza.loras.choices import for_request
 from cadenza.media.io import sha256_file
+from cadenza.storage import storage_for
 from cadenza.tasks import parse_request
 
 log = logging.getLogger("cadenza.worker")
@@ -163,8 +163,9 @@ def run_job(
         source = inputs.get("source")
         base = f"{source.name}_{job.task}" if source else readable_stem(job, job.request.get("seed"))
         artifacts = _store_artifacts(settings, job, output.artifacts, base)
-        if not store.succeed(job_id, worker, artifacts, output.recipe):
-            shutil.rmtree(settings.artifacts_dir / job_id, ignore_errors=True)
+        if not store.succeed(job_id, worker, artifacts, output.recipe):  # cut off meanwhile: discard ours only
+            log.warning("job %s was taken from worker %s; its late result is discarded", job_id, worker)
+            storage_for(settings).delete([artifact.path for artifact in artifacts])
     except Cancelled:
         store.finish_unsuccessfully(job_id, worker, "cancelled", "cancelled by request", "cancelled")
     except CadenzaError as exc:
@@ -216,28 +217,32 @@ def _file_name(base: str, artifact: EngineArtifact) -> str:
     return f"{base}_{role}{suffix}"
 
 
+def artifact_folder(job: Job) -> str:
+    """`artifacts/<job id>`, and a folder per later attempt, so a late result of a cut-off worker can
+    never overwrite or delete the files of the attempt that succeeded."""
+    return f"artifacts/{job.id}" + (f"/attempt-{job.attempts}" if job.attempts > 1 else "")
+
+
 def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact], base: str) -> list[Artifact]:
-    final = settings.artifacts_dir / job.id
-    staging = settings.artifacts_dir / f".{job.id}.staging"
-    if job.attempts > 1:  # an earlier attempt may have died between publishing and recording success
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
+    """Publish the files through the storage (a rename on a local disk, an upload to S3); the record
+    that names them is written afterwards, only if this worker still owns the job."""
     if not produced:
         return []
-    staging.mkdir(parents=True)
+    storage = storage_for(settings)
+    folder = artifact_folder(job)
     names: list[str] = []
     for artifact in produced:
         name = _file_name(base, artifact)
         while name in names:
             name = f"{Path(name).stem}-{len(names)}{Path(name).suffix}"
         names.append(name)
-        os.replace(artifact.path, staging / name)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = list(pool.map(sha256_file, [staging / n for n in names]))
-    os.replace(staging, final)
+        digests = list(pool.map(sha256_file, [artifact.path for artifact in produced]))
     records = []
     for position, (artifact, name, digest) in enumerate(zip(produced, names, digests, strict=True)):
-        path = final / name
+        key = f"{folder}/{name}"
+        size = artifact.path.stat().st_size
+        storage.put_file(artifact.path, key)
         records.append(
             Artifact(
                 id=new_id(),
@@ -245,9 +250,9 @@ def _store_artifacts(settings: Settings, job: Job, produced: list[EngineArtifact
                 position=position,
                 kind=artifact.kind,
                 role=artifact.role,
-                path=str(path.relative_to(settings.home)),
+                path=key,
                 mime=artifact.mime,
-                bytes=path.stat().st_size,
+                bytes=size,
                 sha256=digest,
                 duration_s=artifact.duration_s,
                 sample_rate=artifact.sample_rate,

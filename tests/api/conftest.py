@@ -73,9 +73,14 @@ def running(home: Path, workers: int = 1, env: dict[str, str] | None = None) -> 
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running(tmp_path_factory.mktemp("serve") / "home", workers=2) as started:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """One server per module, on the embedded SQLite and again on a real PostgreSQL server."""
+    env = {}
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres_server")
+        env["CADENZA_DATABASE_URL"] = postgres.url(postgres.database())
+    with running(tmp_path_factory.mktemp("serve") / "home", workers=2, env=env) as started:
         yield started
 
 

@@ -34,7 +34,8 @@ def test_a_job_survives_kill_9_of_its_server(tmp_path) -> None:
     with running(home, workers=1, env=env) as second, second.client() as client:
         done = wait_for(client, job["id"], ("succeeded", "failed"), timeout=300)
         assert done["status"] == "succeeded" and done["attempts"] == 2, done
-        files = sorted(p.name for p in (home / "artifacts" / job["id"]).iterdir())
+        # a later attempt writes into its own folder, so a late first attempt could never clobber it
+        files = sorted(p.name for p in (home / "artifacts" / job["id"] / "attempt-2").iterdir())
         assert files == sorted(a["filename"] for a in done["artifacts"])
     with sqlite3.connect(home / "cadenza.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

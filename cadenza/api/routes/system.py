@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from cadenza import __version__
-from cadenza.api.deps import StoreDep
+from cadenza.api.deps import SettingsDep, StoreDep
 from cadenza.engines import registry
+from cadenza.jobs.workers import engine_locations
 from cadenza.tasks import TASK_MODELS
 
 router = APIRouter(tags=["system"])
@@ -29,9 +30,10 @@ def stats(store: StoreDep) -> dict[str, Any]:
 
 
 @router.get("/engines")
-def engines() -> dict[str, Any]:
-    """Every engine, the tasks it serves, whether it can run here (and why not), and the JSON schema
-    of each task's input and of the engine's advanced parameters."""
+def engines(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+    """Every engine, the tasks it serves, whether it can run here (and why not), the live workers that
+    offer it, and the JSON schema of each task's input and of the engine's advanced parameters."""
+    where = engine_locations(store, settings.stale_after_seconds)
     items = []
     for info in registry.describe():
         advanced = registry.advanced_schemas(info.name) if info.available else {}
@@ -41,6 +43,7 @@ def engines() -> dict[str, Any]:
                 "tasks": list(info.tasks),
                 "available": info.available,
                 "reason": info.reason,
+                "workers": where.get(info.name, []),
                 "advanced_schema": advanced,
             }
         )

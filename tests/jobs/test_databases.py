@@ -1,0 +1,78 @@
+"""The job record on both backends: SQLite (embedded) and a real PostgreSQL server started by the tests."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from cadenza.config import Settings
+from cadenza.jobs import worker
+from cadenza.jobs.db import engine_for, ensure_schema, schema_revision, upgrade
+from cadenza.jobs.service import JobService
+from cadenza.jobs.store import Store
+
+
+def _service(tmp_path: Path, database_url: str | None) -> JobService:
+    settings = Settings(home=tmp_path / "home", database_url=database_url)
+    settings.home.mkdir(exist_ok=True)
+    ensure_schema(settings.database)
+    return JobService(settings, Store(settings.database))
+
+
+def test_migrations_build_the_schema_from_an_empty_database(tmp_path: Path, database_url: str | None) -> None:
+    url = Settings(home=tmp_path, database_url=database_url).database
+    assert schema_revision(url)[0] is None
+    head = upgrade(url)
+    assert schema_revision(url) == (head, head)
+    tables = set(inspect(engine_for(url)).get_table_names())
+    assert {"jobs", "artifacts", "uploads", "workers", "alembic_version"} <= tables
+    assert upgrade(url) == head  # a second upgrade is a no-op
+
+
+def test_json_and_timestamps_read_back_the_same(tmp_path: Path, database_url: str | None) -> None:
+    service = _service(tmp_path, database_url)
+    before = datetime.now(UTC)
+    job = service.submit(
+        task="generate", engine="noop", input={"prompt": "ünïcode ♫ 'quoted'", "duration": 7}, enqueue=False
+    )
+    stored = service.get(job.id)
+    assert stored.request["prompt"] == "ünïcode ♫ 'quoted'" and stored.request["duration"] == 7
+    created = stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)
+    assert abs((created - before).total_seconds()) < 5
+
+
+def test_a_job_is_claimed_by_exactly_one_of_many_racing_workers(tmp_path: Path, database_url: str | None) -> None:
+    service = _service(tmp_path, database_url)
+    jobs = [service.submit(task="generate", engine="noop", input={"prompt": f"{i}"}, enqueue=False) for i in range(5)]
+    winners: dict[str, list[str]] = {job.id: [] for job in jobs}
+    start = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        start.wait()
+        for job in jobs:
+            if service.store.claim(job.id, f"host:1:{name}"):
+                winners[job.id].append(name)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(names) == 1 for names in winners.values()), winners
+    assert service.store.count("running") == 5
+
+
+def test_a_job_runs_to_its_artifacts_and_a_late_result_is_discarded(tmp_path: Path, database_url: str | None) -> None:
+    service = _service(tmp_path, database_url)
+    job = service.submit(task="generate", input={"prompt": "short folk", "duration": 5}, enqueue=False)
+    finished = worker.run_job(service.settings, service.store, job.id)
+    assert finished is not None and finished.status == "succeeded", finished and finished.error_message
+    assert {a.role for a in finished.artifacts} >= {"mix", "midi"}
+    assert all((service.settings.home / a.path).stat().st_size == a.bytes for a in finished.artifacts)
+    # A worker that lost the job (another claimed it since) cannot record a second result.
+    assert not service.store.succeed(job.id, "cut-off-host:9:late", [], {"late": True})
+    again = service.get(job.id)
+    assert again.recipe == finished.recipe and len(again.artifacts) == len(finished.artifacts)
