@@ -10,6 +10,7 @@ the inputs themselves.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, Literal
 
 import cv2
@@ -30,28 +31,35 @@ class MorphAdvanced(BaseModel):
     flow_preset: Literal["fast", "medium"] = Field("medium", description="DIS optical flow preset")
 
 
+FLOW_WIDTH = 640  # flow is measured and splatted at most this wide (in pixels of that size), then scaled
+
+
 def flows(first: np.ndarray, last: np.ndarray, preset: str) -> tuple[np.ndarray, np.ndarray]:
-    """(first -> last, last -> first) dense flow, in pixels."""
+    """(first -> last, last -> first) dense flow, at most FLOW_WIDTH wide, in pixels of that size."""
+    if first.shape[1] > FLOW_WIDTH:
+        size = (FLOW_WIDTH, round(first.shape[0] * FLOW_WIDTH / first.shape[1]))
+        first = cv2.resize(first, size, interpolation=cv2.INTER_AREA)
+        last = cv2.resize(last, size, interpolation=cv2.INTER_AREA)
     kind = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM if preset == "medium" else cv2.DISOPTICAL_FLOW_PRESET_FAST
     dis = cv2.DISOpticalFlow_create(kind)
     grey0, grey1 = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), cv2.cvtColor(last, cv2.COLOR_RGB2GRAY)
     return dis.calc(grey0, grey1, None), dis.calc(grey1, grey0, None)
 
 
-def _splat(flow: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """The flow from the in-between frame back to the source image, and where it is known."""
+def _splat(flow: np.ndarray, ranked: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """The flow from the in-between frame back to the source image, and where it is known. `ranked`
+    orders pixels by how far they move: those that move further are written last, so a moving object
+    covers the still background."""
     height, width = flow.shape[:2]
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    tx = np.rint(xs + t * flow[..., 0]).astype(np.int64)
-    ty = np.rint(ys + t * flow[..., 1]).astype(np.int64)
+    tx = np.rint(xs + t * flow[..., 0]).astype(np.int64).ravel()
+    ty = np.rint(ys + t * flow[..., 1]).astype(np.int64).ravel()
     inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
-    # Pixels that move further are written last: a moving object covers the still background.
-    order = np.argsort(np.hypot(flow[..., 0], flow[..., 1])[inside], kind="stable")
-    target = (ty[inside] * width + tx[inside])[order]
+    order = ranked[inside[ranked]]
     back = np.zeros((height * width, 2), np.float32)
     hit = np.zeros(height * width, np.float32)
-    back[target] = (-t * flow[inside])[order]
-    hit[target] = 1.0
+    back[ty[order] * width + tx[order]] = -t * flow.reshape(-1, 2)[order]
+    hit[ty[order] * width + tx[order]] = 1.0
     back, hit = back.reshape(height, width, 2), hit.reshape(height, width)
     # Fill the cracks splatting leaves inside moving regions from their neighbours.
     total = cv2.boxFilter(back * hit[..., None], -1, (5, 5), normalize=False)
@@ -62,28 +70,55 @@ def _splat(flow: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
     return back, known
 
 
-def between(first: np.ndarray, last: np.ndarray, forward: np.ndarray, backward: np.ndarray, t: float) -> np.ndarray:
+def _ranked(flow: np.ndarray) -> np.ndarray:
+    return np.argsort(np.hypot(flow[..., 0], flow[..., 1]).ravel(), kind="stable")
+
+
+def between(
+    first: np.ndarray,
+    last: np.ndarray,
+    forward: np.ndarray,
+    backward: np.ndarray,
+    t: float,
+    ranks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     if t <= 0.0:
         return first
     if t >= 1.0:
         return last
     height, width = first.shape[:2]
-    grid = np.dstack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
-    back0, known0 = _splat(forward, t)
-    back1, known1 = _splat(backward, 1.0 - t)
+    grid = _grid(width, height)
+    back0, known0 = _splat(forward, _ranked(forward) if ranks is None else ranks[0], t)
+    back1, known1 = _splat(backward, _ranked(backward) if ranks is None else ranks[1], 1.0 - t)
+    if forward.shape[:2] != (height, width):  # flow measured at a lower resolution: scale it up
+        scale = width / forward.shape[1]
+        back0, back1 = (cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR) * scale for b in (back0, back1))
+        known0, known1 = (
+            cv2.resize(k.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+            for k in (known0, known1)
+        )
     warp0 = cv2.remap(first, grid + back0, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     warp1 = cv2.remap(last, grid + back1, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    w0 = (1.0 - t) * known0
-    w1 = t * known1
+    w0 = np.float32(1.0 - t) * known0.astype(np.float32)
+    w1 = np.float32(t) * known1.astype(np.float32)
     total = w0 + w1
-    w0 = np.where(total > 0, w0 / np.maximum(total, 1e-6), 1.0 - t)[..., None]
-    return np.clip(warp0 * w0 + warp1 * (1.0 - w0) + 0.5, 0, 255).astype(np.uint8)
+    w0 = np.where(total > 0, w0 / np.maximum(total, np.float32(1e-6)), np.float32(1.0 - t)).astype(np.float32)
+    w0 = cv2.merge([w0, w0, w0])
+    blend = warp1.astype(np.float32)
+    blend += (warp0.astype(np.float32) - blend) * w0
+    return np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=2)
+def _grid(width: int, height: int) -> np.ndarray:
+    return np.dstack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
 
 
 def frames(first: np.ndarray, last: np.ndarray, times: np.ndarray, preset: str) -> Iterator[np.ndarray]:
     forward, backward = flows(first, last, preset)
+    ranks = (_ranked(forward), _ranked(backward))
     for t in times:
-        yield between(first, last, forward, backward, float(t))
+        yield between(first, last, forward, backward, float(t), ranks)
 
 
 def run_morph(request: Any, advanced: MorphAdvanced, ctx: RunContext, recipe: dict[str, Any]) -> EngineOutput:
