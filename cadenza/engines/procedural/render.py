@@ -59,6 +59,8 @@ def render_track_soundfont(
     """Play one track through the SoundFont into `out` ((frames, 2) float32, overwritten)."""
     player = _soundfont(soundfont)
     player.sounds_off()
+    # voices of the previous track still releasing would leak into this one: let them die in a scratch buffer
+    player.generate_simple(SAMPLE_RATE * 3, buffer=memoryview(np.zeros((SAMPLE_RATE * 3, 2), np.float32)).cast("B"))
     channel = 9 if track.is_drum else 0
     program = track.program if program is None else program
     player.program_select(channel, 0, 128 if track.is_drum else 0, 0 if track.is_drum else program, track.is_drum)
