@@ -75,7 +75,7 @@ class EditRequest(TaskRequest):
     source: SourceId
     start: float = Field(..., ge=0, le=MAX_SECONDS, description="Seconds; snapped to the nearest bar line")
     end: float = Field(..., gt=0, le=MAX_SECONDS, description="Seconds; snapped to the nearest bar line")
-    prompt: str = Field("", max_length=2000, description="Not used by the procedural engine yet")
+    prompt: str = Field("", max_length=2000, description="What the new bars should play: instruments, density, a solo")
     format: Literal["wav", "flac", "mp3"] = "wav"
 
     @model_validator(mode="after")
@@ -92,7 +92,7 @@ class ExtendRequest(TaskRequest):
     source: SourceId
     seconds: float = Field(20.0, ge=2.0, le=300.0, description="How much longer the song becomes")
     side: Literal["end"] = Field("end", description="Where the new music goes (only the end so far)")
-    prompt: str = Field("", max_length=2000, description="Not used by the procedural engine yet")
+    prompt: str = Field("", max_length=2000, description="What the new bars should play: instruments, density, a solo")
     format: Literal["wav", "flac", "mp3"] = "wav"
 
 
