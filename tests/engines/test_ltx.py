@@ -81,6 +81,8 @@ def test_t2v_through_the_job_service_writes_a_browser_mp4_poster_and_recipe(
     assert recipe["steps"] == 4 and recipe["preset"] == "fast" and recipe["seed"] == job.request["seed"]
     assert recipe["shape"] == {"width": 96, "height": 64, "frames": 17, "fps": 12, "rounded": {}}
     assert done.budget_s is not None and done.budget_s >= 20 and done.retries == 0
+    with pytest.raises(InputError, match=r"height 72 is not a multiple of 32.*nearest: 64"):
+        studio.submit(task="t2v", engine="ltx", input={"prompt": "x", "width": 96, "height": 72, "advanced": advanced})
 
 
 def test_the_same_seed_gives_the_same_frames_and_prompt_and_seed_steer_them(

@@ -99,6 +99,13 @@ class LtxEngine(NeuralEngine):
             return False, NO_AUDIO_CONDITIONING
         return super().available_for(request)
 
+    def check_request(self, request: TaskRequest) -> None:
+        """LTX's shape rules at submission, so a bad size is a 4xx / exit 2, not a failed job (style's
+        length depends on its source and is checked when it runs)."""
+        advanced = LtxAdvanced.model_validate(request.advanced)
+        if request.task != "style":
+            resolve_shape(request, round_shape=advanced.round_shape)
+
     def estimate_seconds(self, request: TaskRequest) -> float:
         advanced = LtxAdvanced.model_validate(request.advanced)
         if advanced.time_budget_s is not None:
