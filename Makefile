@@ -41,9 +41,11 @@ test: lint
 bench: $(STAMP)-dev
 	$(BIN)/python -m benchmarks.run
 
-# A musicgen-small-sized model with random weights: seconds per second of audio and peak memory.
+# A musicgen-small-sized model with random weights: seconds per second of audio and peak memory;
+# LTX: seconds per denoising step of the tiny model (and LTX-Video 2B-sized per preset on CUDA).
 bench-neural: $(STAMP)-dev
 	$(BIN)/python -m benchmarks.neural
+	$(BIN)/python -m benchmarks.ltx
 
 clean:
 	rm -rf $(VENV) demo cadenza-out .pytest_cache .ruff_cache

@@ -85,6 +85,9 @@ class JobService:
                 advanced_model.model_validate(request.advanced)
             except ValidationError as exc:
                 raise InputError("advanced." + describe_validation_error(exc)) from None
+        check = getattr(chosen, "check_request", None)
+        if check is not None:  # the engine's own rules (LTX shapes), refused before the job is queued
+            check(request)
         if request.seed is None:
             request.seed = secrets.randbelow(2**32)
         if parent_id is not None:

@@ -81,6 +81,8 @@ def test_t2v_through_the_job_service_writes_a_browser_mp4_poster_and_recipe(
     assert recipe["steps"] == 4 and recipe["preset"] == "fast" and recipe["seed"] == job.request["seed"]
     assert recipe["shape"] == {"width": 96, "height": 64, "frames": 17, "fps": 12, "rounded": {}}
     assert done.budget_s is not None and done.budget_s >= 20 and done.retries == 0
+    with pytest.raises(InputError, match=r"height 72 is not a multiple of 32.*nearest: 64"):
+        studio.submit(task="t2v", engine="ltx", input={"prompt": "x", "width": 96, "height": 72, "advanced": advanced})
 
 
 def test_the_same_seed_gives_the_same_frames_and_prompt_and_seed_steer_them(
@@ -130,8 +132,8 @@ def test_style_keeps_the_source_timing_and_sound(models: dict[str, Path], studio
         for index in range(20):
             writer.write(np.full((64, 96, 3), index * 12, np.uint8))
     upload = studio.upload_file(source)
-    job = studio.submit(task="style", engine="ltx", input={"video": upload.id, "prompt": "pencil sketch",
-                                                            "preset": "fast", "advanced": {"model": str(models["model"])}})  # fmt: skip
+    fields = {"video": upload.id, "prompt": "pencil sketch", "preset": "fast"}
+    job = studio.submit(task="style", engine="ltx", input={**fields, "advanced": {"model": str(models["model"])}})
     done = run_job(studio.settings, studio.store, job.id)
     assert done.status == "succeeded", done.error_message
     video = next(studio.settings.home / a.path for a in done.artifacts if a.role == "video")
@@ -191,7 +193,7 @@ def test_missing_model_names_the_download_and_audio_tasks_say_why(
     ok, reason = LtxEngine().available()
     assert not ok and "hf download Lightricks/LTX-Video-0.9.7-distilled" in reason
     assert "a2v and lipsync need an audio-conditioned LTX-2 pipeline" in reason
-    with pytest.raises(EngineUnavailable, match="hf download Lightricks/LTX-Video-0.9.7-distilled"):
+    with pytest.raises(EngineUnavailable, match=r"hf download Lightricks/LTX-Video-0\.9\.7-distilled"):
         LtxEngine().run(T2VRequest(prompt="x", **SIZE), RunContext(seed=1, scratch=tmp_path, device="cpu"))
     from cadenza.engines import registry
 

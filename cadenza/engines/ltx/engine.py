@@ -103,6 +103,13 @@ class LtxEngine(NeuralEngine):
             return False, NO_AUDIO_CONDITIONING
         return super().available_for(request)
 
+    def check_request(self, request: TaskRequest) -> None:
+        """LTX's shape rules at submission, so a bad size is a 4xx / exit 2, not a failed job (style's
+        length depends on its source and is checked when it runs)."""
+        advanced = LtxAdvanced.model_validate(request.advanced)
+        if request.task != "style":
+            resolve_shape(request, round_shape=advanced.round_shape)
+
     def estimate_seconds(self, request: TaskRequest) -> float:
         advanced = LtxAdvanced.model_validate(request.advanced)
         if advanced.time_budget_s is not None:
@@ -222,8 +229,16 @@ class LtxEngine(NeuralEngine):
             "guidance_scale": advanced.guidance_scale,
             "generator": generator,
             "callback_on_step_end": on_step,
+            # the family's prompt length, within what the saved tokenizer allows
+            "max_sequence_length": min(
+                1024 if loaded.family == "ltx2" else 128, loaded.base.tokenizer.model_max_length
+            ),
         }
-        conditions = self._conditions(request.task, inputs, shape, advanced, condition)
+
+        def family_condition(**fields: Any) -> Any:
+            return condition(loaded.family, **fields)
+
+        conditions = self._conditions(request.task, inputs, shape, advanced, family_condition, loaded.family)
         # the adapters go onto the base pipeline's transformer, which every mode's pipeline shares
         with attached_pipeline(loaded.base, ctx.loras):
             result: Any
@@ -233,15 +248,15 @@ class LtxEngine(NeuralEngine):
                 extra = {"image": inputs["image"]} if kind == "i2v" else {}
                 if kind == "condition":
                     extra = {"conditions": conditions}
-                    if request.task == "style":
+                    if request.task == "style" and loaded.family == "ltx":
                         extra["denoise_strength"] = advanced.strength
                 result = pipeline(width=shape.width, height=shape.height, num_inference_steps=steps,
                                   output_type="np", **common, **extra)  # fmt: skip
             else:
                 pipeline = loaded.for_mode("condition")
                 low_w, low_h = shape.width // 2, shape.height // 2
-                low_conditions = self._conditions(request.task, self._resized(inputs, low_w, low_h), shape, advanced,
-                                                  condition)  # fmt: skip
+                low_inputs = self._resized(inputs, low_w, low_h)
+                low_conditions = self._conditions(request.task, low_inputs, shape, advanced, family_condition, "ltx")
                 latents = pipeline(conditions=low_conditions, width=low_w, height=low_h, num_inference_steps=steps,
                                    output_type="latent", **common).frames  # fmt: skip
                 ctx.progress(0.05 + 0.85 * steps / total, "upsample")
@@ -256,9 +271,11 @@ class LtxEngine(NeuralEngine):
         ctx.progress(0.93, "encode")
         frames = _uint8_frames(result.frames[0])
         height, width = frames.shape[1:3]
-        audio_path, sample_rate = None, None
+        audio_path, sample_rate, audio_seconds = None, None, None
         if getattr(result, "audio", None) is not None:
-            audio_path, sample_rate = self._write_audio(result.audio, loaded.base, ctx.scratch / "audio.wav")
+            audio_path, sample_rate, audio_seconds = self._write_audio(
+                result.audio, loaded.base, ctx.scratch / "audio.wav"
+            )
         soundtrack = audio_path or inputs.get("audio")
         recipe = {
             "engine": self.name,
@@ -274,6 +291,7 @@ class LtxEngine(NeuralEngine):
             "steps": steps,
             "refine_steps": REFINE_STEPS if upsampler is not None else 0,
             "upsample": upsample_note,
+            "audio_seconds": audio_seconds,
             "shape": shape.recipe() | {"width": int(width), "height": int(height)},
             "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": _parameters(advanced)},
         }
@@ -281,14 +299,20 @@ class LtxEngine(NeuralEngine):
 
     # -- helpers of run ---------------------------------------------------------------------------------
     @staticmethod
-    def _conditions(task: str, inputs: dict, shape: Shape, advanced: LtxAdvanced, condition: Any) -> list | None:
+    def _conditions(
+        task: str, inputs: dict, shape: Shape, advanced: LtxAdvanced, condition: Any, family: str
+    ) -> list | None:
         if task == "i2v" and "image" in inputs:
             return [condition(image=inputs["image"], frame_index=0)]
         if task == "keyframe":
-            return [condition(image=inputs["first"], frame_index=0),
-                    condition(image=inputs["last"], frame_index=shape.frames - 1)]  # fmt: skip
+            return [
+                condition(image=inputs["first"], frame_index=0),
+                condition(image=inputs["last"], frame_index=shape.frames - 1),
+            ]
         if task == "style":
-            return [condition(video=inputs["video"], frame_index=0, strength=1.0)]
+            # LTX-Video re-noises the source (denoise_strength); LTX-2 conditions on it more loosely instead
+            strength = 1.0 if family == "ltx" else 1.0 - advanced.strength
+            return [condition(video=inputs["video"], frame_index=0, strength=strength)]
         return None
 
     @staticmethod
@@ -300,7 +324,7 @@ class LtxEngine(NeuralEngine):
                 for k, v in inputs.items()}  # fmt: skip
 
     @staticmethod
-    def _write_audio(audio: Any, pipeline: Any, path: Path) -> tuple[Path, int]:
+    def _write_audio(audio: Any, pipeline: Any, path: Path) -> tuple[Path, int, float]:
         """LTX-2's own sound, (channels, samples) at its vocoder's rate, as a WAV."""
         import numpy as np
 
@@ -308,7 +332,7 @@ class LtxEngine(NeuralEngine):
 
         samples = audio[0].float().cpu().numpy() if hasattr(audio, "float") else np.asarray(audio[0])
         rate = int(getattr(pipeline.vocoder.config, "output_sampling_rate", 24000))
-        return write_audio(path, samples.T.astype(np.float32), rate), rate
+        return write_audio(path, samples.T.astype(np.float32), rate), rate, samples.shape[-1] / rate
 
     def _publish(self, frames: Any, fps: int, soundtrack: Path | None, audio_path: Path | None,
                  sample_rate: int | None, preset: str, recipe: dict, ctx: RunContext) -> EngineOutput:  # fmt: skip
@@ -328,7 +352,9 @@ class LtxEngine(NeuralEngine):
             Artifact(poster, "image", "poster", "image/png"),
         ]
         if audio_path is not None:
-            artifacts.append(Artifact(audio_path, "audio", "audio", "audio/wav", seconds, sample_rate))
+            artifacts.append(
+                Artifact(audio_path, "audio", "audio", "audio/wav", recipe.get("audio_seconds"), sample_rate)
+            )
         artifacts.append(Artifact(recipe_path, "recipe", "recipe", "application/json"))
         return EngineOutput(artifacts, recipe)
 

@@ -88,8 +88,12 @@ def load_upsampler(folder: Path, loaded: Loaded) -> Any:
     return upsampler if loaded.offload else upsampler.to(loaded.device)
 
 
-def condition(image: Any = None, video: Any = None, frame_index: int = 0, strength: float = 1.0) -> Any:
-    """One LTX-Video frame condition: an image at a frame, or a video from a frame on."""
+def condition(family: str, image: Any = None, video: Any = None, frame_index: int = 0, strength: float = 1.0) -> Any:
+    """One frame condition of the family: an image at a frame, or a video from a frame on."""
+    if family == "ltx2":
+        from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+        return LTX2VideoCondition(frames=video if video is not None else image, index=frame_index, strength=strength)
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
     return LTXVideoCondition(image=image, video=video, frame_index=frame_index, strength=strength)
