@@ -10,6 +10,8 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from cadenza.config import Settings
 from cadenza.engines import registry
-from cadenza.errors import Conflict, InputError, QueueFull
+from cadenza.errors import CadenzaError, Conflict, InputError
 from cadenza.jobs import sources
 from cadenza.jobs.models import Job, Upload, utcnow
 from cadenza.jobs.sources import SOURCE_FIELDS
@@ -25,6 +27,40 @@ from cadenza.jobs.store import JobPage, Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
 from cadenza.tasks import describe_validation_error, parse_request
+
+MB = 1024 * 1024
+
+
+class QuotaExceeded(CadenzaError):
+    category = "quota"
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """What a client sent, to tell a retry (the same request again) from a reused idempotency key."""
+
+    task: str
+    engine: str | None
+    parent_id: str | None
+    request: dict[str, Any]
+
+    def same_as(self, earlier: Job, key: str) -> Job:
+        request = dict(self.request)
+        if request.get("seed") is None:  # the earlier job's seed was drawn for it
+            request["seed"] = earlier.request.get("seed")
+        same = (
+            earlier.task == self.task
+            and earlier.request == request
+            and self.engine in (None, earlier.engine)
+            and self.parent_id in (None, earlier.parent_id)
+        )
+        if not same:
+            raise Conflict(
+                f"Idempotency-Key {key!r} was already used for a different request (job {earlier.id}, "
+                f"task {earlier.task}); send the same request to get that job back, or use a new key",
+                details={"job_id": earlier.id},
+            )
+        return earlier
 
 
 class JobService:
@@ -43,14 +79,24 @@ class JobService:
         idempotency_key: str | None = None,
         enqueue: bool = True,
     ) -> Job:
-        """Validate the request against the task and engine, fix its seed, record it and queue it."""
+        """Validate the request against the task and engine, fix its seed, record it and queue it.
+
+        An idempotency key already used returns its job (even when the queue has filled since), or a
+        Conflict when the request differs from the one first sent with it.
+        """
         request = parse_request(task, input)
+        submission = _Submission(task, engine, parent_id, request.model_dump(mode="json", exclude={"task"}))
+        if idempotency_key is not None:
+            earlier = self.store.job_with_key(idempotency_key)
+            if earlier is not None:
+                return submission.same_as(earlier, idempotency_key)
         source = None
         for name in SOURCE_FIELDS:
             source_id = getattr(request, name, None)
             if source_id:
                 source, source_job = sources.resolve(self.settings, self.store, source_id)
                 parent_id = parent_id or (source_job.id if source_job else None)
+                self.store.touch_upload(source_id)  # a use: an upload expires counting from its last one
         chosen = registry.pick(task, engine, source, request)
         advanced_model = chosen.advanced_model(task)
         if advanced_model is not None:
@@ -62,12 +108,6 @@ class JobService:
             request.seed = secrets.randbelow(2**32)
         if parent_id is not None:
             self.store.get_job(parent_id)
-        depth = self.store.count("queued")
-        if depth >= self.settings.max_queue_depth:
-            raise QueueFull(
-                f"the queue is full ({depth} jobs waiting, maximum {self.settings.max_queue_depth}); retry later",
-                details={"queue_depth": depth, "max_queue_depth": self.settings.max_queue_depth},
-            )
         job, created = self.store.create_job(
             task=task,
             engine=chosen.name,
@@ -76,8 +116,11 @@ class JobService:
             max_attempts=self.settings.max_attempts,
             parent_id=parent_id,
             idempotency_key=idempotency_key,
+            max_queued=self.settings.max_queue_depth,
         )
-        if created and enqueue and self.enqueue is not None:
+        if not created:  # a concurrent request with the same key won the insert
+            return submission.same_as(job, idempotency_key or "")
+        if enqueue and self.enqueue is not None:
             self.enqueue(job.id)
         return job
 
@@ -100,24 +143,38 @@ class JobService:
 
     def delete(self, job_id: str) -> None:
         """Remove a finished or queued job with its files; a running job must be cancelled first."""
-        job = self.store.get_job(job_id)
-        if job.status == "running":
+        if not self.store.delete_job(job_id):
             raise Conflict(f"job {job_id} is running; cancel it first (POST /api/v1/jobs/{job_id}/cancel)")
-        if job.status == "queued":
-            self.store.request_cancel(job_id)
-        self.store.delete_job(job_id)
         shutil.rmtree(self.settings.artifacts_dir / job_id, ignore_errors=True)
 
-    def add_upload(self, temporary: Path, filename: str) -> Upload:
-        """Check a received file (it must decode completely) and keep it as an upload."""
+    def add_upload(self, temporary: Path, filename: str) -> tuple[Upload, bool]:
+        """Check a received file (it must decode completely) and keep it as an upload.
+
+        Storage is content-addressed: the same bytes uploaded again return the upload that holds them
+        (and count as a use), False as the second value. New bytes must fit CADENZA_UPLOAD_QUOTA_MB.
+        """
         checked = check_file(temporary, filename)
-        upload_id = new_id()
-        final = self.settings.uploads_dir / f"{upload_id}.{checked.extension}"
-        final.parent.mkdir(parents=True, exist_ok=True)
         size, digest = temporary.stat().st_size, sha256_file(temporary)
+        existing = self.store.upload_with_sha(digest)
+        if existing is not None and (self.settings.home / existing.path).is_file():
+            self.store.touch_upload(existing.id)
+            return self.store.get_upload(existing.id), False
+        quota = self.settings.upload_quota_mb * MB
+        used = self.store.uploads_bytes()
+        if used + size > quota:
+            raise QuotaExceeded(
+                f"{filename!r} ({size / MB:.1f} MB) does not fit: uploads use {used / MB:.1f} MB of the "
+                f"{self.settings.upload_quota_mb:g} MB quota (CADENZA_UPLOAD_QUOTA_MB); delete uploads you no longer "
+                f"need (DELETE /api/v1/uploads/{{id}}), or wait: unused uploads are deleted "
+                f"{self.settings.upload_ttl_hours:g} hours after their last use",
+                details={"used_bytes": used, "quota_bytes": int(quota)},
+            )
+        final = self.settings.uploads_dir / f"{digest}.{checked.extension}"
+        final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, final)
+        os.chmod(final, 0o644)  # mkstemp made it private; it is data like any artifact
         upload = Upload(
-            id=upload_id,
+            id=new_id(),
             filename=filename[:200],
             kind=checked.kind,
             path=str(final.relative_to(self.settings.home)),
@@ -128,7 +185,29 @@ class JobService:
             sample_rate=checked.sample_rate,
             created_at=utcnow(),
         )
-        return self.store.add_upload(upload)
+        return self.store.add_upload(upload), True
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Delete an upload and its file; one a queued or running job still needs is a Conflict."""
+        self.store.get_upload(upload_id)
+        job_id = self.store.sources_of_unfinished_jobs().get(upload_id)
+        if job_id is not None:
+            raise Conflict(f"upload {upload_id} is the source of job {job_id}, which has not finished; cancel it first")
+        self._remove_upload(upload_id)
+
+    def expire_uploads(self) -> list[str]:
+        """Delete uploads unused for CADENZA_UPLOAD_TTL_HOURS, except those unfinished jobs need."""
+        cutoff = utcnow() - timedelta(hours=self.settings.upload_ttl_hours)
+        needed = self.store.sources_of_unfinished_jobs()
+        expired = [u.id for u in self.store.uploads_unused_since(cutoff) if u.id not in needed]
+        for upload_id in expired:
+            self._remove_upload(upload_id)
+        return expired
+
+    def _remove_upload(self, upload_id: str) -> None:
+        upload = self.store.get_upload(upload_id)
+        if self.store.delete_upload(upload_id):
+            (self.settings.home / upload.path).unlink(missing_ok=True)
 
     def upload_file(self, path: Path) -> Upload:
         """A local file (the CLI's sources): copied into the data dir, then checked like any upload."""
@@ -141,7 +220,7 @@ class JobService:
         os.close(handle)
         try:
             shutil.copyfile(path, temporary)
-            return self.add_upload(Path(temporary), path.name)
+            return self.add_upload(Path(temporary), path.name)[0]
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
