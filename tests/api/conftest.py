@@ -87,3 +87,20 @@ def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...], timeo
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} never reached {statuses}: {job}")
+
+
+def stored(home: Path) -> dict[str, list]:
+    """What the server keeps: job and upload rows and the files under uploads/ and artifacts/ (a refused
+    request must leave all of it as it was)."""
+    import sqlite3
+
+    with sqlite3.connect(home / "cadenza.db") as db:
+        jobs = db.execute("SELECT id, status, request FROM jobs ORDER BY id").fetchall()
+        uploads = db.execute("SELECT id, sha256, path FROM uploads ORDER BY id").fetchall()
+    files = sorted(
+        str(path.relative_to(home))
+        for folder in ("uploads", "artifacts")
+        if (home / folder).exists()
+        for path in (home / folder).rglob("*")
+    )
+    return {"jobs": jobs, "uploads": uploads, "files": files}
