@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     )
     max_event_streams: int = Field(128, gt=0, description="Open job event streams, all clients together")
     max_event_streams_per_client: int = Field(32, gt=0, description="Open job event streams of one client address")
+    max_video_seconds: float = Field(600.0, gt=0, description="Longest video upload accepted")
+    max_video_side: int = Field(3840, gt=0, description="Largest width or height of a video upload accepted")
     max_queue_depth: int = Field(200, gt=0)
     max_attempts: int = Field(2, ge=1, description="Runs of a job before a dead worker's job is failed")
     stale_after_seconds: float = Field(10.0, gt=0, description="A running job without heartbeat this long is lost")

@@ -27,6 +27,7 @@ __all__ = [
     "InputError",
     "RunContext",
     "SourceAudio",
+    "SourceFile",
 ]
 
 ProgressCallback = Callable[[float, str], None]
@@ -51,10 +52,10 @@ class EngineOutput:
 
 
 @dataclass
-class SourceAudio:
+class SourceFile:
     """An input the worker resolved from an id: engines get files, never ids or the database."""
 
-    path: Path  # the audio: a job's mix, an artifact or an upload
+    path: Path  # the file: a job's main output (mix, video, poster), an artifact or an upload
     name: str  # a readable stem for output names
     recipe: dict[str, Any] | None = None  # the recipe of the job that made it, if any
     files: dict[str, Path] = field(default_factory=dict)  # role -> file of that job (stem:*, midi, lyrics, ...)
@@ -62,6 +63,9 @@ class SourceAudio:
     @property
     def stems(self) -> dict[str, Path]:
         return {role.removeprefix("stem:"): path for role, path in self.files.items() if role.startswith("stem:")}
+
+
+SourceAudio = SourceFile  # the name music engines know it by
 
 
 @dataclass
@@ -74,9 +78,9 @@ class RunContext:
     device: str = "cpu"
     on_progress: ProgressCallback | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
-    inputs: dict[str, SourceAudio] = field(default_factory=dict)
+    inputs: dict[str, SourceFile] = field(default_factory=dict)
 
-    def source(self, name: str = "source") -> SourceAudio:
+    def source(self, name: str = "source") -> SourceFile:
         if name not in self.inputs:
             raise InputError(f"this task needs a {name}")
         return self.inputs[name]

@@ -27,6 +27,8 @@ ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "daw": ("cadenza.engines.daw:ExportEngine", ("export",)),
     "rhyme": ("cadenza.engines.lyrics.engines:RhymeEngine", ("lyrics",)),
     "llm": ("cadenza.engines.lyrics.engines:LlmEngine", ("lyrics",)),
+    "motion": ("cadenza.engines.motion.engine:MotionEngine", ("t2v", "i2v", "a2v", "keyframe", "style")),
+    "ltx": ("cadenza.engines.ltx:LtxEngine", ("t2v", "i2v", "a2v", "lipsync", "keyframe", "style")),
 }
 # stems: `native` instead when the source has its own stems (see default_engine).
 DEFAULTS: dict[str, str] = {
@@ -38,6 +40,12 @@ DEFAULTS: dict[str, str] = {
     "export": "daw",
     "lyrics": "rhyme",
     "cover": "procedural",
+    "t2v": "motion",
+    "i2v": "motion",
+    "a2v": "motion",
+    "keyframe": "motion",
+    "style": "motion",
+    "lipsync": "ltx",  # needs a model: the embedded engine cannot make a face speak
 }
 
 

@@ -22,7 +22,7 @@ from cadenza.engines import registry
 from cadenza.errors import CadenzaError, Conflict, InputError
 from cadenza.jobs import sources
 from cadenza.jobs.models import Job, Upload, utcnow
-from cadenza.jobs.sources import SOURCE_FIELDS
+from cadenza.jobs.sources import SOURCE_KINDS
 from cadenza.jobs.store import JobPage, Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
@@ -91,10 +91,11 @@ class JobService:
             if earlier is not None:
                 return submission.same_as(earlier, idempotency_key)
         source = None
-        for name in SOURCE_FIELDS:
+        for name, kind in SOURCE_KINDS.items():
             source_id = getattr(request, name, None)
             if source_id:
-                source, source_job = sources.resolve(self.settings, self.store, source_id)
+                resolved, source_job = sources.resolve(self.settings, self.store, source_id, kind, name)
+                source = source or resolved
                 parent_id = parent_id or (source_job.id if source_job else None)
                 self.store.touch_upload(source_id)  # a use: an upload expires counting from its last one
         chosen = registry.pick(task, engine, source, request)
@@ -153,7 +154,12 @@ class JobService:
         Storage is content-addressed: the same bytes uploaded again return the upload that holds them
         (and count as a use), False as the second value. New bytes must fit CADENZA_UPLOAD_QUOTA_MB.
         """
-        checked = check_file(temporary, filename)
+        checked = check_file(
+            temporary,
+            filename,
+            max_video_seconds=self.settings.max_video_seconds,
+            max_video_side=self.settings.max_video_side,
+        )
         size, digest = temporary.stat().st_size, sha256_file(temporary)
         existing = self.store.upload_with_sha(digest)
         if existing is not None and (self.settings.home / existing.path).is_file():

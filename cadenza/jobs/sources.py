@@ -10,29 +10,46 @@ from pathlib import Path
 from typing import Any
 
 from cadenza.config import Settings
-from cadenza.engines.base import SourceAudio
+from cadenza.engines.base import SourceFile
 from cadenza.errors import InputError, NotFound
 from cadenza.jobs.models import Job
 from cadenza.jobs.store import Store
 
-SOURCE_FIELDS = ("source",)
+# request field -> the kind of file it takes
+SOURCE_KINDS: dict[str, str] = {
+    "source": "audio",
+    "audio": "audio",
+    "image": "image",
+    "first_frame": "image",
+    "last_frame": "image",
+    "video": "video",
+}
+SOURCE_FIELDS = tuple(SOURCE_KINDS)
+# artifact kinds that can stand for each kind of input
+_ARTIFACT_KINDS = {"audio": ("audio", "stem"), "image": ("image",), "video": ("video",)}
+# a job id stands for its main output of that kind: the first of these roles it has
+_MAIN_ROLES = {"audio": ("mix", "audio"), "image": ("poster", "image"), "video": ("video",)}
 
 
 def _job_files(settings: Settings, job: Job) -> dict[str, Path]:
     return {artifact.role: settings.home / artifact.path for artifact in job.artifacts}
 
 
-def resolve(settings: Settings, store: Store, source_id: str) -> tuple[SourceAudio, Job | None]:
-    """The audio behind an artifact, upload or job id, and the job that made it (if any)."""
+def resolve(
+    settings: Settings, store: Store, source_id: str, kind: str = "audio", field: str = "source"
+) -> tuple[SourceFile, Job | None]:
+    """The file of `kind` behind an artifact, upload or job id (the request's `field`), and the job that
+    made it (if any)."""
+    article = "an" if kind[0] in "aeiou" else "a"
     try:
         artifact = store.get_artifact(source_id)
     except NotFound:
         artifact = None
     if artifact is not None:
         job = store.get_job(artifact.job_id)
-        if artifact.kind not in ("audio", "stem"):
-            raise InputError(f"artifact {source_id} is {artifact.kind}, not audio")
-        return SourceAudio(
+        if artifact.kind not in _ARTIFACT_KINDS[kind]:
+            raise InputError(f"artifact {source_id} is {artifact.kind}, not {kind}")
+        return SourceFile(
             settings.home / artifact.path, Path(artifact.path).stem, job.recipe, _job_files(settings, job)
         ), job
     try:
@@ -40,20 +57,26 @@ def resolve(settings: Settings, store: Store, source_id: str) -> tuple[SourceAud
     except NotFound:
         upload = None
     if upload is not None:
-        if upload.kind != "audio":
-            raise InputError(f"upload {source_id} is an {upload.kind}, not audio")
-        return SourceAudio(settings.home / upload.path, Path(upload.filename).stem or "upload"), None
+        if upload.kind != kind:
+            raise InputError(
+                f"upload {source_id} is {'an' if upload.kind[0] in 'aeiou' else 'a'} {upload.kind}, not {kind}"
+            )
+        return SourceFile(settings.home / upload.path, Path(upload.filename).stem or "upload"), None
     try:
         job = store.get_job(source_id)
     except NotFound:
-        raise InputError(f"source {source_id!r} is not a job, artifact or upload id") from None
+        raise InputError(f"{field} {source_id!r} is not a job, artifact or upload id") from None
     if job.status != "succeeded":
-        raise InputError(f"job {source_id} has no audio to use: it is {job.status}")
-    mix = next((a for a in job.artifacts if a.role == "mix"), None)
-    if mix is None:
-        raise InputError(f"job {source_id} ({job.task}) made no mix to use as a source")
-    return SourceAudio(settings.home / mix.path, Path(mix.path).stem, job.recipe, _job_files(settings, job)), job
+        raise InputError(f"job {source_id} has no {kind} to use: it is {job.status}")
+    main = next((a for role in _MAIN_ROLES[kind] for a in job.artifacts if a.role == role), None)
+    if main is None:
+        raise InputError(f"job {source_id} ({job.task}) made no {kind} to use as {article} {kind} input")
+    return SourceFile(settings.home / main.path, Path(main.path).stem, job.recipe, _job_files(settings, job)), job
 
 
-def resolve_inputs(settings: Settings, store: Store, request: dict[str, Any]) -> dict[str, SourceAudio]:
-    return {name: resolve(settings, store, request[name])[0] for name in SOURCE_FIELDS if request.get(name)}
+def resolve_inputs(settings: Settings, store: Store, request: dict[str, Any]) -> dict[str, SourceFile]:
+    return {
+        name: resolve(settings, store, request[name], kind, name)[0]
+        for name, kind in SOURCE_KINDS.items()
+        if request.get(name)
+    }

@@ -161,7 +161,7 @@ def readable_stem(job: Job, seed: int | None) -> str:
 
 def _file_name(base: str, artifact: EngineArtifact) -> str:
     suffix = "".join(artifact.path.suffixes) or ""
-    if artifact.role in ("mix", "midi", "lyrics", "lrc"):
+    if artifact.role in ("mix", "midi", "lyrics", "lrc", "video"):
         return f"{base}{suffix}"
     if artifact.role == "recipe":
         return f"{base}.recipe.json"

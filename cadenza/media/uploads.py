@@ -9,7 +9,8 @@ from cadenza.errors import InputError
 
 AUDIO_MIME = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg", "AIFF": "audio/aiff"}
 IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-ACCEPTED = "audio (WAV, FLAC, OGG, MP3, AIFF) or image (PNG, JPEG, WEBP)"
+ACCEPTED = "audio (WAV, FLAC, OGG, MP3, AIFF), image (PNG, JPEG, WEBP) or video (MP4, WebM, MOV)"
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".mov", ".mkv")
 # Images are read from their header before any pixel is decoded: 8192 px a side and 40 megapixels hold
 # a 4K frame with room to spare, and decoding the largest one allowed takes about 160 MB.
 MAX_IMAGE_SIDE = 8192
@@ -18,16 +19,18 @@ MAX_IMAGE_PIXELS = 40_000_000
 
 @dataclass(frozen=True)
 class Checked:
-    kind: str  # audio, image
+    kind: str  # audio, image, video
     mime: str
     extension: str
     duration_s: float | None = None
     sample_rate: int | None = None
 
 
-def check_file(path: Path, filename: str) -> Checked:
+def check_file(path: Path, filename: str, *, max_video_seconds: float = 600.0, max_video_side: int = 3840) -> Checked:
     """Decode `path` fully; a truncated or unknown file is an InputError naming what is accepted."""
     path = Path(path)
+    if Path(filename).suffix.lower() in VIDEO_SUFFIXES or _looks_like_video(path):
+        return _check_video(path, filename, max_video_seconds, max_video_side)
     audio = _check_audio(path, filename)
     if audio is not None:
         return audio
@@ -125,3 +128,17 @@ _IMAGE_LIMIT = f"at most {MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS //
 def _check_image_size(filename: str, width: int, height: int) -> None:
     if width < 1 or height < 1 or max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
         raise InputError(f"{filename!r} is a {width}x{height} image; accepted: {_IMAGE_LIMIT}")
+
+
+def _looks_like_video(path: Path) -> bool:
+    """ISO media (MP4, MOV) or Matroska/WebM by their first bytes: libsndfile and Pillow know neither."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3"
+
+
+def _check_video(path: Path, filename: str, max_seconds: float, max_side: int) -> Checked:
+    from cadenza.media.video import VIDEO_MIME, check_video
+
+    info = check_video(path, filename, max_seconds=max_seconds, max_side=max_side)
+    return Checked("video", VIDEO_MIME[info.container], info.container, info.duration_s, info.audio_sample_rate)
