@@ -196,7 +196,7 @@ class JobService:
     def delete_upload(self, upload_id: str) -> None:
         """Delete an upload and its file; one a queued or running job still needs is a Conflict."""
         self.store.get_upload(upload_id)
-        job_id = self.store.sources_of_unfinished_jobs().get(upload_id)
+        job_id = self.store.sources_of_unfinished_jobs(SOURCE_KINDS).get(upload_id)
         if job_id is not None:
             raise Conflict(f"upload {upload_id} is the source of job {job_id}, which has not finished; cancel it first")
         self._remove_upload(upload_id)
@@ -204,7 +204,7 @@ class JobService:
     def expire_uploads(self) -> list[str]:
         """Delete uploads unused for CADENZA_UPLOAD_TTL_HOURS, except those unfinished jobs need."""
         cutoff = utcnow() - timedelta(hours=self.settings.upload_ttl_hours)
-        needed = self.store.sources_of_unfinished_jobs()
+        needed = self.store.sources_of_unfinished_jobs(SOURCE_KINDS)
         expired = [u.id for u in self.store.uploads_unused_since(cutoff) if u.id not in needed]
         for upload_id in expired:
             self._remove_upload(upload_id)

@@ -310,12 +310,17 @@ class Store:
             others = session.scalar(select(func.count()).select_from(Upload).where(Upload.path == upload.path))
         return not others
 
-    def sources_of_unfinished_jobs(self) -> dict[str, str]:
-        """{source id: job id} for queued and running jobs (at most the queue depth plus the workers)."""
+    def sources_of_unfinished_jobs(self, fields: Iterable[str]) -> dict[str, str]:
+        """{id in one of `fields`: job id} over queued and running jobs (at most the queue depth plus
+        the workers, so they are read whole)."""
         with self.sessions() as session:
             rows = session.execute(select(Job.id, Job.request).where(Job.status.in_(("queued", "running")))).all()
         return {
-            request["source"]: job_id for job_id, request in rows if isinstance(request, dict) and request.get("source")
+            request[name]: job_id
+            for job_id, request in rows
+            if isinstance(request, dict)
+            for name in fields
+            if isinstance(request.get(name), str)
         }
 
 

@@ -14,7 +14,8 @@ from cadenza.config import load_settings
 
 def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
     # No embedded workers: generated jobs stay queued instead of rendering.
-    app = create_app(load_settings(home=tmp_path, max_queue_depth=10_000), workers=0)
+    config = load_settings(home=tmp_path, max_queue_depth=10_000, api_token="fuzz", allowed_hosts=["testserver"])
+    app = create_app(config, workers=0)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
@@ -26,6 +27,6 @@ def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
         def exercise(case) -> None:
             if case.path.endswith("/events"):
                 case.path_parameters = {"job_id": "does-not-exist"}  # a live stream would never end
-            case.call_and_validate(checks=[not_a_server_error])
+            case.call_and_validate(checks=[not_a_server_error], headers={"Authorization": "Bearer fuzz"})
 
         exercise()
