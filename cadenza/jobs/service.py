@@ -5,6 +5,7 @@ Faces (API, CLI, UI) call these keyword-only methods; they never run engines the
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import shutil
@@ -63,6 +64,19 @@ class _Submission:
         return earlier
 
 
+def _refuse_non_finite(value: Any, path: str = "") -> None:
+    """NaN and infinity anywhere in a request (JSON allows them as an extension) are refused by name,
+    before any range check would call them "greater than 600"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{path or 'input'}: {value} is not a finite number; give an ordinary number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_non_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_non_finite(item, f"{path}.{index}")
+
+
 class JobService:
     def __init__(self, settings: Settings, store: Store, enqueue: Callable[[str], None] | None = None) -> None:
         self.settings = settings
@@ -84,6 +98,7 @@ class JobService:
         An idempotency key already used returns its job (even when the queue has filled since), or a
         Conflict when the request differs from the one first sent with it.
         """
+        _refuse_non_finite(input)
         request = parse_request(task, input)
         submission = _Submission(task, engine, parent_id, request.model_dump(mode="json", exclude={"task"}))
         if idempotency_key is not None:

@@ -78,14 +78,17 @@ def test_the_studio_refuses_foreign_hosts_and_origins(studio: Server) -> None:
         assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
         login = client.post("/login", data={"username": "a", "password": "s3cret"}, headers={"Origin": EVIL})
         assert login.status_code == 403
-        assert client.get("/api/v1/nothing-here", headers={"Authorization": "Bearer s3cret"}).json()["error"][
-            "code"
-        ] == "not_found"
+        assert (
+            client.get("/api/v1/nothing-here", headers={"Authorization": "Bearer s3cret"}).json()["error"]["code"]
+            == "not_found"
+        )
 
 
 def test_wrong_studio_sign_ins_are_throttled(studio: Server) -> None:
     with httpx.Client(base_url=studio.url, timeout=30) as client:
-        statuses = [client.post("/login", data={"username": "a", "password": f"guess{i}"}).status_code for i in range(5)]
+        statuses = [
+            client.post("/login", data={"username": "a", "password": f"guess{i}"}).status_code for i in range(5)
+        ]
         assert statuses == [400] * 5
         started = time.monotonic()
         throttled = [client.post("/login", data={"username": "a", "password": f"more{i}"}) for i in range(25)]

@@ -268,3 +268,26 @@ def test_unused_uploads_expire(tmp_path: Path) -> None:
         time.sleep(2.5)  # past its time too, but a queued job needs it
         assert client.get(f"/api/v1/uploads/{needed['id']}").status_code == 200
         assert client.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "queued"
+
+
+def test_non_finite_numbers_get_their_own_message(server: Server) -> None:
+    before = stored(server.home)
+    with server.client() as client:
+        for field, value, shown in (
+            ("duration", "NaN", "nan"),
+            ("bpm", "Infinity", "inf"),
+            ("seed", "-Infinity", "-inf"),
+        ):
+            body = f'{{"task": "generate", "input": {{"prompt": "x", "{field}": {value}}}}}'
+            response = client.post("/api/v1/jobs", content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 422, response.text
+            message = response.json()["error"]["message"]
+            assert message == f"{field}: {shown} is not a finite number; give an ordinary number"
+            assert "600" not in message
+        nested = client.post(
+            "/api/v1/generate",
+            content=b'{"prompt": "x", "advanced": {"target_lufs": NaN}}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert nested.status_code == 422 and nested.json()["error"]["message"].startswith("advanced.target_lufs: nan")
+    assert stored(server.home) == before
