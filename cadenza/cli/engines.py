@@ -39,6 +39,7 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
     if as_json:
         emit_json(payload)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(header_style="bold")
@@ -46,7 +47,7 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
         table.add_column(column)
     for item in payload["engines"]:
         state = "[green]yes[/]" if item["available"] else "[red]no[/]"
-        table.add_row(item["name"], ", ".join(item["tasks"]), state, item["reason"])
+        table.add_row(item["name"], ", ".join(item["tasks"]), state, escape(item["reason"]))
     console.print(table)
-    console.print(f"renderer: {renderer.note}", highlight=False)
+    console.print(f"renderer: {renderer.note}", highlight=False, markup=False)
     console.print(f"procedural genres: {', '.join(GENRES)}", highlight=False)

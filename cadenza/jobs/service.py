@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from cadenza.config import Settings
 from cadenza.engines import registry
-from cadenza.errors import CadenzaError, Conflict, InputError
+from cadenza.errors import CadenzaError, Conflict, InputError, NotFound
 from cadenza.jobs import sources
 from cadenza.jobs.models import Job, Upload, utcnow
 from cadenza.jobs.sources import SOURCE_KINDS
@@ -142,6 +142,17 @@ class JobService:
 
     def get(self, job_id: str) -> Job:
         return self.store.get_job(job_id)
+
+    def resolve_id(self, prefix: str) -> str:
+        """The job id that `prefix` begins (a whole id is its own prefix); NotFound or InputError
+        when none or several do."""
+        found = self.store.job_ids_starting(prefix, limit=3)
+        if not found:
+            raise NotFound(f"no job id begins with {prefix!r}; see `cadenza jobs list`")
+        if len(found) > 1 and prefix not in found:
+            shown = ", ".join(found[:2]) + (", ..." if len(found) > 2 else "")
+            raise InputError(f"{prefix!r} begins several job ids ({shown}); give more characters")
+        return prefix if prefix in found else found[0]
 
     def list(
         self,

@@ -96,6 +96,12 @@ class Store:
             job_id = session.scalar(select(Job.id).where(Job.idempotency_key == idempotency_key))
         return self.get_job(job_id) if job_id else None
 
+    def job_ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.sessions() as session:
+            query = select(Job.id).where(Job.id.like(f"{escaped}%", escape="\\")).order_by(Job.id).limit(limit)
+            return list(session.scalars(query))
+
     def get_job(self, job_id: str) -> Job:
         with self.sessions() as session:
             job = session.scalar(select(Job).where(Job.id == job_id).options(selectinload(Job.artifacts)))
