@@ -15,7 +15,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from cadenza import __version__
-from cadenza.api import errors
+from cadenza.api import contract, errors
 from cadenza.api.deps import require_token
 from cadenza.api.middleware.access import AccessGuard, LoginThrottle, MethodGuard
 from cadenza.api.middleware.asgi import is_loopback
@@ -79,10 +79,11 @@ def create_app(
     app.state.service = service
     app.state.queue = queue
     errors.install(app)
+    contract.install(app)
     protected = [Depends(require_token)]
     for router in (jobs.router, files.router, uploads.router, generate.router, system.router):
-        app.include_router(router, prefix=API_PREFIX, dependencies=protected)
-    app.include_router(system.health_router)
+        app.include_router(router, prefix=API_PREFIX, dependencies=protected, responses=contract.COMMON_ERRORS)
+    app.include_router(system.health_router, responses={400: contract.COMMON_ERRORS[400]})
     if ui:
         from cadenza.ui.app import mount_studio
 
@@ -100,7 +101,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(AccessGuard, settings=settings, bind_host=host)
-    app.add_middleware(MethodGuard)
+    app.add_middleware(MethodGuard, routes=app.router.routes, cors=bool(settings.cors_origins))
     return app
 
 

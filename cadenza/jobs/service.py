@@ -92,6 +92,7 @@ class JobService:
         parent_id: str | None = None,
         idempotency_key: str | None = None,
         enqueue: bool = True,
+        strict: bool = False,
     ) -> Job:
         """Validate the request against the task and engine, fix its seed, record it and queue it.
 
@@ -99,7 +100,7 @@ class JobService:
         Conflict when the request differs from the one first sent with it.
         """
         _refuse_non_finite(input)
-        request = parse_request(task, input)
+        request = parse_request(task, input, strict=strict)
         submission = _Submission(task, engine, parent_id, request.model_dump(mode="json", exclude={"task"}))
         if idempotency_key is not None:
             earlier = self.store.job_with_key(idempotency_key)

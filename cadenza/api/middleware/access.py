@@ -86,16 +86,33 @@ class AccessGuard:
 
 
 class MethodGuard:
-    """Methods no route serves (TRACE, CONNECT, ...) get 405 everywhere, also where the studio is mounted."""
+    """Methods no route serves (TRACE, CONNECT, ...) get 405 with the path's `Allow` everywhere, also
+    where the studio is mounted (which would answer 404)."""
 
     ALLOWED = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, routes: Any = (), cors: bool = False) -> None:
+        self.app, self.routes, self.cors = app, routes, cors
+
+    def _methods(self, path: str) -> set[str]:
+        """Every method the routes of `path` serve (Starlette's own 405 names only the first route's)."""
+        methods: set[str] = set()
+        for route in self.routes:
+            if getattr(route, "methods", None) and route.path_regex.match(path):
+                methods |= route.methods
+        return methods
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] not in self.ALLOWED:
-            await refuse(scope, receive, send, 405, "method_not_allowed", f"method {scope['method']} is not allowed")
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        methods = self._methods(scope["path"])
+        preflight = self.cors and method == "OPTIONS" and header(scope, b"access-control-request-method") is not None
+        if method not in self.ALLOWED or (methods and method not in methods and not preflight):
+            message = f"method {method} is not allowed here; allowed: {', '.join(sorted(methods)) or 'GET, POST'}"
+            allow = {"Allow": ", ".join(sorted(methods or {"GET", "HEAD", "POST"}))}
+            await refuse(scope, receive, send, 405, "method_not_allowed", message, headers=allow)
             return
         await self.app(scope, receive, send)
 
@@ -122,7 +139,7 @@ class LoginThrottle:
         if wait > 0:
             seconds = max(1, round(wait))
             response_message = f"too many wrong sign-ins from this address ({count}); try again in {seconds} s"
-            await refuse(scope, receive, send, 429, "too_many", response_message, retry_after_s=seconds)
+            await refuse(scope, receive, send, 429, "too_many", response_message, None, retry_after_s=seconds)
             return
         status = 0
 

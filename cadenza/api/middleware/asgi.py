@@ -34,10 +34,20 @@ def client_host(scope: Scope) -> str | None:
     return client[0] if client else None
 
 
-async def refuse(scope: Scope, receive: Any, send: Any, status: int, code: str, message: str, **extra: Any) -> None:
+async def refuse(
+    scope: Scope,
+    receive: Any,
+    send: Any,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> None:
     """Answer with `{"error": ...}` before the application sees the request."""
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
         return
     response = error_response(status, code, message, extra or None)
+    response.headers.update(headers or {})
     await response(scope, receive, send)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from cadenza.api.contract import FILE_RESPONSE
 from cadenza.api.deps import SettingsDep, StoreDep
 from cadenza.errors import NotFound
 
 router = APIRouter(tags=["files"])
 
 
-@router.get("/files/{artifact_id}")
+@router.get("/files/{artifact_id}", response_class=FileResponse, responses=FILE_RESPONSE)
 def download(artifact_id: str, store: StoreDep, settings: SettingsDep, download: bool = False) -> FileResponse:
     """Stream an artifact (`Range` requests let players seek); `?download=1` names the file."""
     artifact = store.get_artifact(artifact_id)
