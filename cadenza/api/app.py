@@ -101,7 +101,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(AccessGuard, settings=settings, bind_host=host)
-    app.add_middleware(MethodGuard, routes=app.router.routes, cors=bool(settings.cors_origins))
+    app.add_middleware(MethodGuard, openapi=app.openapi, cors=bool(settings.cors_origins))
     return app
 
 

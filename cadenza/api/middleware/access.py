@@ -6,7 +6,9 @@ These run for the API and the studio alike, in front of both.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,15 +93,23 @@ class MethodGuard:
 
     ALLOWED = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, app: Any, routes: Any = (), cors: bool = False) -> None:
-        self.app, self.routes, self.cors = app, routes, cors
+    def __init__(self, app: Any, openapi: Callable[[], dict[str, Any]], cors: bool = False) -> None:
+        self.app, self.openapi, self.cors = app, openapi, cors
+        self.paths: list[tuple[re.Pattern[str], set[str]]] | None = None
 
     def _methods(self, path: str) -> set[str]:
-        """Every method the routes of `path` serve (Starlette's own 405 names only the first route's)."""
+        """Every method the documented routes of `path` serve (Starlette's own 405 names only the
+        first matching route's)."""
+        if self.paths is None:
+            self.paths = []
+            for template, operations in self.openapi()["paths"].items():
+                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                methods = {method.upper() for method in operations}
+                self.paths.append((re.compile(f"^{pattern}$"), methods | ({"HEAD"} if "GET" in methods else set())))
         methods: set[str] = set()
-        for route in self.routes:
-            if getattr(route, "methods", None) and route.path_regex.match(path):
-                methods |= route.methods
+        for pattern, served in self.paths:
+            if pattern.match(path):
+                methods |= served
         return methods
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
