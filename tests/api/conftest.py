@@ -23,8 +23,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, workers: int = 1, env: dict[str, str] | None = None, ui: bool = False) -> None:
-        self.home, self.workers, self.extra_env, self.ui = home, workers, env or {}, ui
+    def __init__(
+        self,
+        home: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        ui: bool = False,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.home, self.workers, self.extra_env, self.ui, self.args = home, workers, env or {}, ui, args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -33,7 +40,7 @@ class Server:
     def start(self) -> Server:
         env = {**os.environ, "CADENZA_HOME": str(self.home), **self.extra_env}
         command = [sys.executable, "-m", "cadenza", "serve", "--port", str(self.port), "--workers", str(self.workers)]
-        command.append("--ui" if self.ui else "--no-ui")
+        command += ["--ui" if self.ui else "--no-ui", *self.args]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
