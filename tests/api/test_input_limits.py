@@ -255,17 +255,19 @@ def test_uploads_are_deduplicated_within_a_quota_and_can_be_deleted(tmp_path: Pa
 
 def test_unused_uploads_expire(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {"CADENZA_UPLOAD_TTL_HOURS": "0.0005", "CADENZA_STALE_AFTER_SECONDS": "1"}  # 1.8 s
+    env = {"CADENZA_UPLOAD_TTL_HOURS": "0.002", "CADENZA_STALE_AFTER_SECONDS": "1"}  # 7.2 s
     with running(home, workers=0, env=env) as idle, idle.client() as client:
         unused = client.post("/api/v1/uploads", files={"file": ("a.wav", wav(1.0), "audio/wav")}).json()
         needed = client.post("/api/v1/uploads", files={"file": ("b.wav", wav(1.0, 220), "audio/wav")}).json()
-        job = client.post("/api/v1/jobs", json={"task": "master", "input": {"source": needed["id"]}}).json()
-        deadline = time.monotonic() + 20
+        submitted = client.post("/api/v1/jobs", json={"task": "master", "input": {"source": needed["id"]}})
+        assert submitted.status_code == 202, submitted.text
+        job = submitted.json()
+        deadline = time.monotonic() + 40
         while client.get(f"/api/v1/uploads/{unused['id']}").status_code == 200:
             assert time.monotonic() < deadline, "the unused upload never expired"
             time.sleep(0.3)
         assert not (home / "uploads" / f"{unused['sha256']}.wav").exists()
-        time.sleep(2.5)  # past its time too, but a queued job needs it
+        time.sleep(8)  # past its time too, but a queued job needs it
         assert client.get(f"/api/v1/uploads/{needed['id']}").status_code == 200
         assert client.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "queued"
 
