@@ -11,17 +11,17 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # tinysoundfont declares pyaudio (live playback only, unused here), which does not build without
-# portaudio headers: install it without dependencies.
+# portaudio headers: install it without dependencies. The transcribe extra and basic-pitch (whose
+# metadata pulls TensorFlow, unneeded for its ONNX model) let `cadenza cover` restyle any audio.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
-	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4"
+	$(BIN)/pip install -q -e '.[transcribe]'
+	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4" "basic-pitch==0.4.0"
 	touch $(STAMP)
 
 # torch first, pinned, so pip takes the CPU wheel instead of resolving a CUDA build for the neural extra.
 $(STAMP)-dev: $(STAMP)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps "basic-pitch==0.4.0"
 	touch $(STAMP)-dev
 
 install: $(STAMP)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Names = Annotated[list[str], NoDecode]  # comma-separated in the environment
 
 
 def _default_home() -> Path:
@@ -32,6 +35,18 @@ class Settings(BaseSettings):
         None, description="An extra header for every ComfyUI request, 'Name: value' (a proxy's or a token's)"
     )
     max_upload_mb: float = Field(200.0, gt=0)
+    upload_quota_mb: float = Field(2048.0, gt=0, description="Disk all uploads together may use")
+    upload_ttl_hours: float = Field(
+        168.0, gt=0, description="An upload no queued or running job uses is deleted this long after its last use"
+    )
+    allowed_hosts: Names = Field(
+        default_factory=list, description="Host names the server answers to besides loopback and its bind address"
+    )
+    cors_origins: Names = Field(
+        default_factory=list, description="Web origins (https://app.example) allowed to call the API from a browser"
+    )
+    max_event_streams: int = Field(128, gt=0, description="Open job event streams, all clients together")
+    max_event_streams_per_client: int = Field(32, gt=0, description="Open job event streams of one client address")
     max_video_seconds: float = Field(600.0, gt=0, description="Longest video upload accepted")
     max_video_side: int = Field(3840, gt=0, description="Largest width or height of a video upload accepted")
     max_queue_depth: int = Field(200, gt=0)
@@ -42,6 +57,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(None, description="S3 API endpoint of MinIO, Ceph ...; default AWS")
     storage_presign: bool = Field(False, description="Redirect downloads to presigned S3 URLs")
     stale_after_seconds: float = Field(10.0, gt=0, description="A running job without heartbeat this long is lost")
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @cached_property
     def database(self) -> str:

@@ -56,6 +56,12 @@ class NotFound(CadenzaError):
     category = "not_found"
 
 
+class UnknownReference(InputError):
+    """An input names an id that no job, artifact or upload has (HTTP 404: the thing referred to is missing)."""
+
+    category = "not_found"
+
+
 class QueueFull(CadenzaError):
     """The queue is at its maximum depth; retry later."""
 

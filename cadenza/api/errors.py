@@ -21,13 +21,22 @@ STATUS = {
     "conflict": 409,
     "unauthorized": 401,
     "too_large": 413,
+    "quota": 413,
+    "forbidden": 403,
+    "too_many": 429,
     "engine": 500,
     "internal": 500,
 }
 
 
+RETRY_AFTER_SECONDS = 5  # what a 429 asks a client to wait before it tries again
+
+
 def error_response(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+    response = JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+    if status == 429:
+        response.headers["Retry-After"] = str((details or {}).get("retry_after_s", RETRY_AFTER_SECONDS))
+    return response
 
 
 def install(app: FastAPI) -> None:

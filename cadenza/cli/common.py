@@ -33,12 +33,14 @@ def service() -> JobService:
 
 
 def fail(error: CadenzaError | str, *, as_json: bool = False, category: str = "input") -> NoReturn:
+    from rich.markup import escape
+
     message = error if isinstance(error, str) else error.message
     category = category if isinstance(error, str) else error.category
     if as_json:
         print(json.dumps({"status": "failed", "error": {"category": category, "message": message}}))
     else:
-        console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_CODES.get(category, 1))
 
 

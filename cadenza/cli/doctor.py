@@ -66,6 +66,8 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     if as_json:
         emit_json(report)
         return
+    from rich.markup import escape
+
     torch_info = report["torch"]
     console.print(f"[bold]Python[/] {report['python']} on {report['platform']}", highlight=False)
     console.print(f"[bold]RAM available[/] {report['ram_available_gb']} GB", highlight=False)
@@ -89,4 +91,4 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     )
     for engine in report["engines"]:
         mark = "[green]usable[/]" if engine["usable"] else "[red]not usable[/]"
-        console.print(f"  {engine['name']:<11} {mark}  {engine['why']}", highlight=False)
+        console.print(f"  {engine['name']:<11} {mark}  {escape(engine['why'])}", highlight=False)

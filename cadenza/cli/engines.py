@@ -48,6 +48,7 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
     if as_json:
         emit_json(payload)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(header_style="bold")
@@ -55,8 +56,8 @@ def engines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] 
         table.add_column(column)
     for item in payload["engines"]:
         state = "[green]yes[/]" if item["available"] else "[red]no[/]"
-        notes = item["reason"] + (f"\n{item['adapters']}" if item["adapters"] else "")
+        notes = escape(item["reason"]) + (f"\n{escape(item['adapters'])}" if item["adapters"] else "")
         table.add_row(item["name"], ", ".join(item["tasks"]), state, notes)
     console.print(table)
-    console.print(f"renderer: {renderer.note}", highlight=False)
+    console.print(f"renderer: {renderer.note}", highlight=False, markup=False)
     console.print(f"procedural genres: {', '.join(GENRES)}", highlight=False)

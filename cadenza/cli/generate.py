@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -95,7 +97,9 @@ def run_local(task: str, engine: str | None, fields: dict[str, Any], out: Path, 
         job = jobs.submit(task=task, engine=engine, input=fields, enqueue=False)
     cancel = threading.Event()
     outcome: dict[str, Any] = {}
-    with progress_bar() as bar:
+    # Whatever a library prints while the job runs (basic-pitch says "Predicting MIDI") goes to stderr:
+    # stdout carries only the result, so `--json` output parses and `> file` holds what was asked for.
+    with contextlib.redirect_stdout(sys.stderr), progress_bar() as bar:
         bar_task = bar.add_task("job", total=1.0, stage="queued")
 
         def listener(fraction: float, stage: str) -> None:

@@ -58,9 +58,13 @@ def list_models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         )  # fmt: skip
     console.print(table)
     for row in rows:
-        where = row["path"] if row["installed"] else f"fetch on a connected machine: {row['fetch']}"
-        console.print(f"{row['id']}: {where}", highlight=False)
-    console.print(f"Looked in: CADENZA_MODELS_DIR={where['models_dir']}, Hugging Face cache {where['hf_cache']}")
+        found_at = row["path"] if row["installed"] else f"fetch on a connected machine: {row['fetch']}"
+        console.print(f"{row['id']}: {found_at}", highlight=False, markup=False)
+    console.print(
+        f"Looked in: CADENZA_MODELS_DIR={where['models_dir']}, Hugging Face cache {where['hf_cache']}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("check")

@@ -42,7 +42,7 @@ def serve(
     from cadenza.api.app import create_app
 
     with domain_errors():
-        app = create_app(workers=workers, ui=ui)
+        app = create_app(workers=workers, ui=ui, host=host)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, timeout_graceful_shutdown=5)
 
 

@@ -5,13 +5,15 @@ SOURCE is a job id (its mix), an artifact id, an upload id, or a local audio fil
 
 from __future__ import annotations
 
+import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cadenza.cli.common import ADVANCED_HELP, Loras, advanced_fields, console, domain_errors, service
+from cadenza.cli.common import ADVANCED_HELP, Loras, advanced_fields, console, domain_errors, fail, service
 
 Out = Annotated[Path, typer.Option(help="Where to write the files")]
 Server = Annotated[str | None, typer.Option(help="Run it on a Cadenza server at this URL instead")]
@@ -37,6 +39,7 @@ def _submit(
     loras: list[str] | None = None,
 ) -> None:
     fields = {name: value for name, value in fields.items() if value is not None}  # unset: the task's default
+    _refuse_missing_file(source, as_json)
     if chosen := advanced_fields(advanced, model, as_json, loras):
         fields["advanced"] = chosen
     if server:
@@ -47,10 +50,32 @@ def _submit(
         return
     from cadenza.cli.generate import run_local
 
-    if Path(source).is_file():
-        with domain_errors(as_json):
+    with domain_errors(as_json):
+        if Path(source).is_file():
             source = service().upload_file(Path(source)).id
+        elif len(source) < ID_LENGTH and ID_PREFIX.match(source):
+            source = service().resolve_id(source)
     run_local(task, engine, {"source": source, **fields}, out, as_json)
+
+
+ID_LENGTH = 32
+ID_PREFIX = re.compile(r"^[0-9a-f]{4,31}$")
+ID_CHARACTERS = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _refuse_missing_file(source: str, as_json: bool) -> None:
+    """A SOURCE that cannot be an id (it has a dot or a slash) and is not a file is a missing file."""
+    path = Path(source)
+    if path.is_file():
+        return
+    if path.is_dir():
+        fail(f"{source} is a directory; SOURCE is an audio file or a job, artifact or upload id", as_json=as_json)
+    if not ID_CHARACTERS.match(source):
+        fail(
+            f"no such file: {source} (SOURCE is a local audio file, or a job, artifact or upload id)",
+            as_json=as_json,
+            category="not_found",
+        )
 
 
 def master(
@@ -162,9 +187,9 @@ def lyrics(
         from cadenza.cli.generate import run_local
 
         run_local("lyrics", engine, fields, out, as_json)
-    if not as_json:
+    if not as_json:  # the words go to stdout, so `cadenza lyrics ... > words.txt` keeps them
         for sheet in sorted(out.glob("*.txt"))[-1:]:
-            console.print(sheet.read_text(), highlight=False)
+            sys.stdout.write(sheet.read_text().rstrip("\n") + "\n")
 
 
 def cover(

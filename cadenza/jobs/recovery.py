@@ -11,7 +11,8 @@ import os
 import shutil
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from cadenza.config import Settings
@@ -79,15 +80,36 @@ def reap_stale(settings: Settings, store: Store, enqueue: Callable[[str], None])
 
 
 class Reaper(threading.Thread):
-    """Looks for jobs whose worker stopped beating, every half of the stale threshold."""
+    """Looks for jobs whose worker stopped beating, every half of the stale threshold, and runs the
+    `chores` (expiring unused uploads) at most every CHORE_SECONDS (sooner when uploads expire sooner)."""
 
-    def __init__(self, settings: Settings, store: Store, enqueue: Callable[[str], None]) -> None:
+    CHORE_SECONDS = 60.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        enqueue: Callable[[str], None],
+        chores: Sequence[Callable[[], object]] = (),
+    ) -> None:
         super().__init__(name="cadenza-reaper", daemon=True)
-        self.settings, self.store, self.enqueue = settings, store, enqueue
+        self.settings, self.store, self.enqueue, self.chores = settings, store, enqueue, chores
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.settings.stale_after_seconds / 2):
+        chore_every = min(self.CHORE_SECONDS, self.settings.upload_ttl_hours * 3600 / 2)
+        last_chores = float("-inf")
+        while True:
+            now = time.monotonic()
+            if now - last_chores >= chore_every:
+                last_chores = now
+                for chore in self.chores:
+                    try:
+                        chore()
+                    except Exception:
+                        log.exception("%s failed", getattr(chore, "__name__", "a chore"))
+            if self.stopped.wait(min(self.settings.stale_after_seconds / 2, chore_every)):
+                return
             try:
                 reap_stale(self.settings, self.store, self.enqueue)
             except Exception:

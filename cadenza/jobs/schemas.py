@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza.jobs.models import Artifact, Job
 
 
 class JobCreate(BaseModel):
-    """In: what a client submits to POST /api/v1/jobs."""
+    """In: what a client submits to POST /api/v1/jobs (documented per task in the OpenAPI document)."""
 
-    task: str = Field(..., description="generate, cover, extend, edit, lyrics, stems, master")
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(..., max_length=32, description="One of the tasks in GET /api/v1/engines")
     engine: str | None = Field(None, description="Default: the task's default engine")
     input: dict[str, Any] = Field(default_factory=dict, description="The task's request fields, plus `advanced`")
     parent_id: str | None = Field(None, description="The job this one iterates on")
@@ -67,6 +69,11 @@ class JobList(BaseModel):
     next_cursor: str | None
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC, and the API says so."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 def artifact_public(artifact: Artifact, prefix: str = "/api/v1") -> ArtifactPublic:
     return ArtifactPublic(
         id=artifact.id,
@@ -96,9 +103,9 @@ def job_public(job: Job, prefix: str = "/api/v1") -> JobPublic:
         budget_s=job.budget_s,
         retries=job.retries or 0,
         retry_reason=job.retry_reason,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
+        created_at=aware(job.created_at),
+        started_at=aware(job.started_at),
+        finished_at=aware(job.finished_at),
         parent_id=job.parent_id,
         input=job.request,
         recipe=job.recipe,

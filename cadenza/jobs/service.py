@@ -5,12 +5,14 @@ Faces (API, CLI, UI) call these keyword-only methods; they never run engines the
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 
 from cadenza.config import Settings
 from cadenza.engines import registry
-from cadenza.errors import Conflict, InputError, QueueFull
+from cadenza.errors import CadenzaError, Conflict, InputError, NotFound
 from cadenza.jobs import sources
 from cadenza.jobs.models import Job, Upload, utcnow
 from cadenza.jobs.sources import SOURCE_KINDS
@@ -49,6 +51,54 @@ def _source_seconds(task: str, request: Any, settings: Settings, store: Store) -
     return sources.duration_of(resolved.path)
 
 
+MB = 1024 * 1024
+
+
+class QuotaExceeded(CadenzaError):
+    category = "quota"
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """What a client sent, to tell a retry (the same request again) from a reused idempotency key."""
+
+    task: str
+    engine: str | None
+    parent_id: str | None
+    request: dict[str, Any]
+
+    def same_as(self, earlier: Job, key: str) -> Job:
+        request = dict(self.request)
+        if request.get("seed") is None:  # the earlier job's seed was drawn for it
+            request["seed"] = earlier.request.get("seed")
+        same = (
+            earlier.task == self.task
+            and earlier.request == request
+            and self.engine in (None, earlier.engine)
+            and self.parent_id in (None, earlier.parent_id)
+        )
+        if not same:
+            raise Conflict(
+                f"Idempotency-Key {key!r} was already used for a different request (job {earlier.id}, "
+                f"task {earlier.task}); send the same request to get that job back, or use a new key",
+                details={"job_id": earlier.id},
+            )
+        return earlier
+
+
+def _refuse_non_finite(value: Any, path: str = "") -> None:
+    """NaN and infinity anywhere in a request (JSON allows them as an extension) are refused by name,
+    before any range check would call them "greater than 600"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{path or 'input'}: {value} is not a finite number; give an ordinary number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_non_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_non_finite(item, f"{path}.{index}")
+
+
 class JobService:
     def __init__(self, settings: Settings, store: Store, enqueue: Callable[[str], None] | None = None) -> None:
         self.settings = settings
@@ -64,9 +114,20 @@ class JobService:
         parent_id: str | None = None,
         idempotency_key: str | None = None,
         enqueue: bool = True,
+        strict: bool = False,
     ) -> Job:
-        """Validate the request against the task and engine, fix its seed, record it and queue it."""
-        request = parse_request(task, input)
+        """Validate the request against the task and engine, fix its seed, record it and queue it.
+
+        An idempotency key already used returns its job (even when the queue has filled since), or a
+        Conflict when the request differs from the one first sent with it.
+        """
+        _refuse_non_finite(input)
+        request = parse_request(task, input, strict=strict)
+        submission = _Submission(task, engine, parent_id, request.model_dump(mode="json", exclude={"task"}))
+        if idempotency_key is not None:
+            earlier = self.store.job_with_key(idempotency_key)
+            if earlier is not None:
+                return submission.same_as(earlier, idempotency_key)
         source = None
         for name, kind in SOURCE_KINDS.items():
             source_id = getattr(request, name, None)
@@ -74,6 +135,7 @@ class JobService:
                 resolved, source_job = sources.resolve(self.settings, self.store, source_id, kind, name)
                 source = source or resolved
                 parent_id = parent_id or (source_job.id if source_job else None)
+                self.store.touch_upload(source_id)  # a use: an upload expires counting from its last one
         chosen = registry.pick(task, engine, source, request)
         if request.advanced.get("loras"):  # before the schema check: "takes no adapters" says more than "extra"
             from cadenza.loras.choices import for_request, pinned
@@ -92,12 +154,6 @@ class JobService:
             request.seed = secrets.randbelow(2**32)
         if parent_id is not None:
             self.store.get_job(parent_id)
-        depth = self.store.count("queued")
-        if depth >= self.settings.max_queue_depth:
-            raise QueueFull(
-                f"the queue is full ({depth} jobs waiting, maximum {self.settings.max_queue_depth}); retry later",
-                details={"queue_depth": depth, "max_queue_depth": self.settings.max_queue_depth},
-            )
         job, created = self.store.create_job(
             task=task,
             engine=chosen.name,
@@ -106,8 +162,11 @@ class JobService:
             max_attempts=self.settings.max_attempts,
             parent_id=parent_id,
             idempotency_key=idempotency_key,
+            max_queued=self.settings.max_queue_depth,
         )
-        if created and enqueue and self.enqueue is not None:
+        if not created:  # a concurrent request with the same key won the insert
+            return submission.same_as(job, idempotency_key or "")
+        if enqueue and self.enqueue is not None:
             self.enqueue(job.id)
         return job
 
@@ -141,6 +200,17 @@ class JobService:
     def get(self, job_id: str) -> Job:
         return self.store.get_job(job_id)
 
+    def resolve_id(self, prefix: str) -> str:
+        """The job id that `prefix` begins (a whole id is its own prefix); NotFound or InputError
+        when none or several do."""
+        found = self.store.job_ids_starting(prefix, limit=3)
+        if not found:
+            raise NotFound(f"no job id begins with {prefix!r}; see `cadenza jobs list`")
+        if len(found) > 1 and prefix not in found:
+            shown = ", ".join(found[:2]) + (", ..." if len(found) > 2 else "")
+            raise InputError(f"{prefix!r} begins several job ids ({shown}); give more characters")
+        return prefix if prefix in found else found[0]
+
     def list(
         self,
         *,
@@ -157,29 +227,43 @@ class JobService:
 
     def delete(self, job_id: str) -> None:
         """Remove a finished or queued job with its files; a running job must be cancelled first."""
-        job = self.store.get_job(job_id)
-        if job.status == "running":
+        if not self.store.delete_job(job_id):
             raise Conflict(f"job {job_id} is running; cancel it first (POST /api/v1/jobs/{job_id}/cancel)")
-        if job.status == "queued":
-            self.store.request_cancel(job_id)
-        self.store.delete_job(job_id)
         storage_for(self.settings).delete_prefix(f"artifacts/{job_id}")
 
-    def add_upload(self, temporary: Path, filename: str) -> Upload:
-        """Check a received file (it must decode completely) and keep it as an upload."""
+    def add_upload(self, temporary: Path, filename: str) -> tuple[Upload, bool]:
+        """Check a received file (it must decode completely) and keep it as an upload.
+
+        Storage is content-addressed: the same bytes uploaded again return the upload that holds them
+        (and count as a use), False as the second value. New bytes must fit CADENZA_UPLOAD_QUOTA_MB.
+        """
         checked = check_file(
             temporary,
             filename,
             max_video_seconds=self.settings.max_video_seconds,
             max_video_side=self.settings.max_video_side,
         )
-        upload_id = new_id()
-        final = self.settings.uploads_dir / f"{upload_id}.{checked.extension}"
-        final.parent.mkdir(parents=True, exist_ok=True)
         size, digest = temporary.stat().st_size, sha256_file(temporary)
+        existing = self.store.upload_with_sha(digest)
+        if existing is not None and (self.settings.home / existing.path).is_file():
+            self.store.touch_upload(existing.id)
+            return self.store.get_upload(existing.id), False
+        quota = self.settings.upload_quota_mb * MB
+        used = self.store.uploads_bytes()
+        if used + size > quota:
+            raise QuotaExceeded(
+                f"{filename!r} ({size / MB:.1f} MB) does not fit: uploads use {used / MB:.1f} MB of the "
+                f"{self.settings.upload_quota_mb:g} MB quota (CADENZA_UPLOAD_QUOTA_MB); delete uploads you no longer "
+                f"need (DELETE /api/v1/uploads/{{id}}), or wait: unused uploads are deleted "
+                f"{self.settings.upload_ttl_hours:g} hours after their last use",
+                details={"used_bytes": used, "quota_bytes": int(quota)},
+            )
+        final = self.settings.uploads_dir / f"{digest}.{checked.extension}"
+        final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, final)
+        os.chmod(final, 0o644)  # mkstemp made it private; it is data like any artifact
         upload = Upload(
-            id=upload_id,
+            id=new_id(),
             filename=filename[:200],
             kind=checked.kind,
             path=str(final.relative_to(self.settings.home)),
@@ -190,7 +274,29 @@ class JobService:
             sample_rate=checked.sample_rate,
             created_at=utcnow(),
         )
-        return self.store.add_upload(upload)
+        return self.store.add_upload(upload), True
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Delete an upload and its file; one a queued or running job still needs is a Conflict."""
+        self.store.get_upload(upload_id)
+        job_id = self.store.sources_of_unfinished_jobs(SOURCE_KINDS).get(upload_id)
+        if job_id is not None:
+            raise Conflict(f"upload {upload_id} is the source of job {job_id}, which has not finished; cancel it first")
+        self._remove_upload(upload_id)
+
+    def expire_uploads(self) -> list[str]:
+        """Delete uploads unused for CADENZA_UPLOAD_TTL_HOURS, except those unfinished jobs need."""
+        cutoff = utcnow() - timedelta(hours=self.settings.upload_ttl_hours)
+        needed = self.store.sources_of_unfinished_jobs(SOURCE_KINDS)
+        expired = [u.id for u in self.store.uploads_unused_since(cutoff) if u.id not in needed]
+        for upload_id in expired:
+            self._remove_upload(upload_id)
+        return expired
+
+    def _remove_upload(self, upload_id: str) -> None:
+        upload = self.store.get_upload(upload_id)
+        if self.store.delete_upload(upload_id):
+            (self.settings.home / upload.path).unlink(missing_ok=True)
 
     def upload_file(self, path: Path) -> Upload:
         """A local file (the CLI's sources): copied into the data dir, then checked like any upload."""
@@ -203,7 +309,7 @@ class JobService:
         os.close(handle)
         try:
             shutil.copyfile(path, temporary)
-            return self.add_upload(Path(temporary), path.name)
+            return self.add_upload(Path(temporary), path.name)[0]
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)

@@ -11,7 +11,7 @@ from typing import Any
 
 from cadenza.config import Settings
 from cadenza.engines.base import SourceFile
-from cadenza.errors import CadenzaError, InputError, NotFound
+from cadenza.errors import CadenzaError, InputError, NotFound, UnknownReference
 from cadenza.jobs.models import Job
 from cadenza.jobs.store import Store
 from cadenza.storage import storage_for
@@ -72,7 +72,7 @@ def resolve(
     try:
         job = store.get_job(source_id)
     except NotFound:
-        raise InputError(f"{field} {source_id!r} is not a job, artifact or upload id") from None
+        raise UnknownReference(f"{field} {source_id!r} is not a job, artifact or upload id") from None
     if job.status != "succeeded":
         raise InputError(f"job {source_id} has no {kind} to use: it is {job.status}")
     main = next((a for role in _MAIN_ROLES[kind] for a in job.artifacts if a.role == role), None)

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from cadenza.errors import NotFound
+from cadenza.errors import NotFound, QueueFull
 from cadenza.jobs.db import sessions
 from cadenza.jobs.models import FINISHED, Artifact, Job, Upload, utcnow
+
+QUEUE_LOCK_KEY = 0x63616465  # "cade": the PostgreSQL advisory lock that serialises submissions
 
 
 def new_id() -> str:
@@ -44,8 +46,13 @@ class Store:
         max_attempts: int,
         parent_id: str | None = None,
         idempotency_key: str | None = None,
+        max_queued: int | None = None,
     ) -> tuple[Job, bool]:
-        """Insert a queued job; with an idempotency key already used, return that job instead."""
+        """Insert a queued job; with an idempotency key already used, return that job instead.
+
+        With `max_queued`, the insert and the depth check are one transaction that holds the write
+        lock (SQLite) or an advisory lock (PostgreSQL), so concurrent submitters never overshoot it.
+        """
         job = Job(
             id=new_id(),
             task=task,
@@ -65,16 +72,36 @@ class Store:
         )
         try:
             with self.sessions.begin() as session:
+                if max_queued is not None and session.get_bind().dialect.name == "postgresql":
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": QUEUE_LOCK_KEY})
                 session.add(job)
+                session.flush()  # the write first: from here on no other submitter can commit
+                if max_queued is not None:
+                    waiting = self._count(session, "queued") - 1
+                    if waiting >= max_queued:
+                        raise QueueFull(
+                            f"the queue is full ({waiting} jobs waiting, maximum {max_queued}); retry later",
+                            details={"queue_depth": waiting, "max_queue_depth": max_queued},
+                        )
             return job, True
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            with self.sessions() as session:
-                existing = session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+            existing = self.job_with_key(idempotency_key)
             if existing is None:
                 raise
-            return self.get_job(existing.id), False
+            return existing, False
+
+    def job_with_key(self, idempotency_key: str) -> Job | None:
+        with self.sessions() as session:
+            job_id = session.scalar(select(Job.id).where(Job.idempotency_key == idempotency_key))
+        return self.get_job(job_id) if job_id else None
+
+    def job_ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.sessions() as session:
+            query = select(Job.id).where(Job.id.like(f"{escaped}%", escape="\\")).order_by(Job.id).limit(limit)
+            return list(session.scalars(query))
 
     def get_job(self, job_id: str) -> Job:
         with self.sessions() as session:
@@ -109,7 +136,11 @@ class Store:
 
     def count(self, status: str) -> int:
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(Job).where(Job.status == status)) or 0
+            return self._count(session, status)
+
+    @staticmethod
+    def _count(session: Session, status: str) -> int:
+        return session.scalar(select(func.count()).select_from(Job).where(Job.status == status)) or 0
 
     def claim(self, job_id: str, worker_id: str) -> Job | None:
         """queued -> running for exactly one worker; None when the job is gone, cancelled or taken."""
@@ -204,11 +235,14 @@ class Store:
             session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True))
         return self.get_job(job_id)
 
-    def delete_job(self, job_id: str) -> Job:
-        job = self.get_job(job_id)
+    def delete_job(self, job_id: str) -> bool:
+        """Delete a job unless it is running, in one statement (a worker may claim it meanwhile);
+        False when it is running."""
         with self.sessions.begin() as session:
-            session.execute(delete(Job).where(Job.id == job_id))
-        return job
+            deleted = session.execute(delete(Job).where(Job.id == job_id, Job.status != "running")).rowcount
+        if not deleted:
+            self.get_job(job_id)  # NotFound when there was no such job
+        return bool(deleted)
 
     def stale_running(self, older_than: timedelta) -> list[Job]:
         cutoff = datetime.now(UTC) - older_than
@@ -282,6 +316,46 @@ class Store:
         if upload is None:
             raise NotFound(f"no upload with id {upload_id!r}")
         return upload
+
+    def upload_with_sha(self, sha256: str) -> Upload | None:
+        with self.sessions() as session:
+            return session.scalar(select(Upload).where(Upload.sha256 == sha256).order_by(Upload.id).limit(1))
+
+    def uploads_bytes(self) -> int:
+        """Disk the uploads use: each stored file counted once."""
+        with self.sessions() as session:
+            files = select(Upload.path, func.max(Upload.bytes).label("bytes")).group_by(Upload.path).subquery()
+            return int(session.scalar(select(func.coalesce(func.sum(files.c.bytes), 0))) or 0)
+
+    def touch_upload(self, upload_id: str) -> None:
+        """Mark an upload used now (`created_at` is its last upload or use): expiry counts from here."""
+        with self.sessions.begin() as session:
+            session.execute(update(Upload).where(Upload.id == upload_id).values(created_at=utcnow()))
+
+    def uploads_unused_since(self, cutoff: datetime) -> list[Upload]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Upload).where(Upload.created_at < cutoff)))
+
+    def delete_upload(self, upload_id: str) -> bool:
+        """Delete the record; True when no other upload record shares its file (then it may go)."""
+        upload = self.get_upload(upload_id)
+        with self.sessions.begin() as session:
+            session.execute(delete(Upload).where(Upload.id == upload_id))
+            others = session.scalar(select(func.count()).select_from(Upload).where(Upload.path == upload.path))
+        return not others
+
+    def sources_of_unfinished_jobs(self, fields: Iterable[str]) -> dict[str, str]:
+        """{id in one of `fields`: job id} over queued and running jobs (at most the queue depth plus
+        the workers, so they are read whole)."""
+        with self.sessions() as session:
+            rows = session.execute(select(Job.id, Job.request).where(Job.status.in_(("queued", "running")))).all()
+        return {
+            request[name]: job_id
+            for job_id, request in rows
+            if isinstance(request, dict)
+            for name in fields
+            if isinstance(request.get(name), str)
+        }
 
 
 def _aware(moment: datetime) -> datetime:

@@ -24,7 +24,7 @@ from cadenza.config import Settings
 from cadenza.engines import registry
 from cadenza.engines.base import Artifact as EngineArtifact
 from cadenza.engines.base import RunContext
-from cadenza.errors import CadenzaError, Cancelled, OutOfMemory, OutOfTime
+from cadenza.errors import CadenzaError, Cancelled, NotFound, OutOfMemory, OutOfTime
 from cadenza.jobs import sources
 from cadenza.jobs.models import Artifact, Job
 from cadenza.jobs.recovery import process_prefix
@@ -171,15 +171,22 @@ def run_job(
     except CadenzaError as exc:
         store.finish_unsuccessfully(job_id, worker, "failed", exc.message, exc.category)
     except Exception as exc:
+        # The exception's text is for the log: it can hold paths and library internals, not advice.
         log.exception("job %s failed", job_id)
-        store.finish_unsuccessfully(
-            job_id, worker, "failed", f"internal error: {type(exc).__name__}: {exc}", "internal"
+        message = (
+            f"the {job.engine} engine failed unexpectedly ({type(exc).__name__}); "
+            "the server log has the details, and the same request with another seed or engine may work"
         )
+        store.finish_unsuccessfully(job_id, worker, "failed", message, "engine")
     finally:
         # Beats written meanwhile cannot undo the outcome: a heartbeat only updates a job still running.
         heartbeat.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    return store.get_job(job_id)
+    try:
+        return store.get_job(job_id)
+    except NotFound:  # deleted while it ran: nothing is left to report
+        log.info("job %s was deleted while it ran", job_id)
+        return None
 
 
 def retryable(exc: BaseException) -> OutOfTime | OutOfMemory | None:

@@ -34,6 +34,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes files only their owner can read; results are for sharing
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

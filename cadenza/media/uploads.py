@@ -11,6 +11,10 @@ AUDIO_MIME = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3
 IMAGE_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 ACCEPTED = "audio (WAV, FLAC, OGG, MP3, AIFF), image (PNG, JPEG, WEBP) or video (MP4, WebM, MOV)"
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".mov", ".mkv")
+# Images are read from their header before any pixel is decoded: 8192 px a side and 40 megapixels hold
+# a 4K frame with room to spare, and decoding the largest one allowed takes about 160 MB.
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,18 @@ def _check_audio(path: Path, filename: str) -> Checked | None:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError):
         return None
+    import numpy as np
+
     try:
         frames = 0
         with sf.SoundFile(str(path)) as handle:
             for block in handle.blocks(blocksize=1 << 16, dtype="float32"):
+                if not np.isfinite(block).all():
+                    second = (frames + int(np.argmin(np.isfinite(block).all(axis=-1)))) / info.samplerate
+                    raise InputError(
+                        f"{filename!r} contains samples that are not numbers (NaN or infinity), first at "
+                        f"{second:.3f} s; accepted: audio whose samples are finite"
+                    )
                 frames += len(block)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise InputError(f"{filename!r} is damaged audio: {exc}") from None
@@ -89,17 +101,33 @@ def _check_image(path: Path, filename: str) -> Checked | None:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
         return None
+    import warnings
+
     try:
-        with Image.open(path) as image:
-            image_format = image.format or ""
-            image.load()  # decodes every pixel: truncated files fail here
+        with warnings.catch_warnings():
+            # Our own size limit below is stricter than Pillow's bomb check, which would fire first.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header only
+                image_format = image.format or ""
+                if image_format not in IMAGE_MIME:
+                    raise InputError(f"{filename!r} is a {image_format} image; accepted: {ACCEPTED}")
+                _check_image_size(filename, *image.size)
+                image.load()  # decodes every pixel: truncated files fail here
     except UnidentifiedImageError:
         return None
+    except Image.DecompressionBombError:  # only a header that lies about its size gets here
+        raise InputError(f"{filename!r} is too large an image; accepted: {_IMAGE_LIMIT}") from None
     except (OSError, SyntaxError) as exc:
         raise InputError(f"{filename!r} is a damaged image: {exc}") from None
-    if image_format not in IMAGE_MIME:
-        raise InputError(f"{filename!r} is a {image_format} image; accepted: {ACCEPTED}")
     return Checked("image", IMAGE_MIME[image_format], image_format.lower().replace("jpeg", "jpg"))
+
+
+_IMAGE_LIMIT = f"at most {MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+
+
+def _check_image_size(filename: str, width: int, height: int) -> None:
+    if width < 1 or height < 1 or max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise InputError(f"{filename!r} is a {width}x{height} image; accepted: {_IMAGE_LIMIT}")
 
 
 def _looks_like_video(path: Path) -> bool:

@@ -121,12 +121,14 @@ TASK_MODELS: dict[str, type[TaskRequest]] = {
 }
 
 
-def parse_request(task: str, data: dict[str, Any]) -> TaskRequest:
-    """Validate `data` as the request of `task`, turning pydantic's errors into one readable InputError."""
+def parse_request(task: str, data: dict[str, Any], *, strict: bool = False) -> TaskRequest:
+    """Validate `data` as the request of `task`, turning pydantic's errors into one readable InputError.
+
+    `strict` (JSON from the API) takes types as the schema states them: no "5" for 5, no false for 0."""
     model = TASK_MODELS.get(task)
     if model is None:
         raise InputError(f"unknown task {task!r}; accepted: {', '.join(TASK_MODELS)}")
     try:
-        return model.model_validate({k: v for k, v in data.items() if k != "task"})
+        return model.model_validate({k: v for k, v in data.items() if k != "task"}, strict=strict)
     except ValidationError as exc:
         raise InputError(describe_validation_error(exc), details={"errors": _plain_errors(exc)}) from None

@@ -79,7 +79,8 @@ Seed = Annotated[int, Field(ge=0, lt=2**32, description="Random seed; the same s
 class TaskRequest(BaseModel):
     """Fields every task shares."""
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are not numbers a request can mean: they get their own message, not a range error.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     seed: Seed | None = None
     advanced: dict[str, Any] = Field(default_factory=dict, description="Engine-specific parameters")

@@ -23,8 +23,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, workers: int = 1, env: dict[str, str] | None = None, ui: bool = False) -> None:
-        self.home, self.workers, self.extra_env, self.ui = home, workers, env or {}, ui
+    def __init__(
+        self,
+        home: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        ui: bool = False,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.home, self.workers, self.extra_env, self.ui, self.args = home, workers, env or {}, ui, args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -33,7 +40,7 @@ class Server:
     def start(self) -> Server:
         env = {**os.environ, "CADENZA_HOME": str(self.home), **self.extra_env}
         command = [sys.executable, "-m", "cadenza", "serve", "--port", str(self.port), "--workers", str(self.workers)]
-        command.append("--ui" if self.ui else "--no-ui")
+        command += ["--ui" if self.ui else "--no-ui", *self.args]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -92,3 +99,20 @@ def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...], timeo
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} never reached {statuses}: {job}")
+
+
+def stored(home: Path) -> dict[str, list]:
+    """What the server keeps: job and upload rows and the files under uploads/ and artifacts/ (a refused
+    request must leave all of it as it was)."""
+    import sqlite3
+
+    with sqlite3.connect(home / "cadenza.db") as db:
+        jobs = db.execute("SELECT id, status, request FROM jobs ORDER BY id").fetchall()
+        uploads = db.execute("SELECT id, sha256, path FROM uploads ORDER BY id").fetchall()
+    files = sorted(
+        str(path.relative_to(home))
+        for folder in ("uploads", "artifacts")
+        if (home / folder).exists()
+        for path in (home / folder).rglob("*")
+    )
+    return {"jobs": jobs, "uploads": uploads, "files": files}

@@ -9,6 +9,7 @@ from typing import BinaryIO
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from cadenza.api.contract import FILE_RESPONSE
 from cadenza.api.deps import SettingsDep, StoreDep
 from cadenza.errors import NotFound
 from cadenza.storage import storage_for
@@ -18,7 +19,7 @@ CHUNK = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
-@router.get("/files/{artifact_id}")
+@router.get("/files/{artifact_id}", response_class=FileResponse, responses=FILE_RESPONSE)
 def download(
     artifact_id: str, request: Request, store: StoreDep, settings: SettingsDep, download: bool = False
 ) -> Response:

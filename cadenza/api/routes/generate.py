@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
 
+from cadenza.api.contract import SUBMIT_ERRORS
 from cadenza.api.deps import ServiceDep
 from cadenza.errors import InputError
 from cadenza.jobs.schemas import JobPublic, job_public
@@ -13,7 +14,7 @@ from cadenza.jobs.schemas import JobPublic, job_public
 router = APIRouter(tags=["jobs"])
 
 
-@router.post("/generate", status_code=202, response_model=JobPublic)
+@router.post("/generate", status_code=202, response_model=JobPublic, responses=SUBMIT_ERRORS)
 def generate(
     service: ServiceDep,
     body: Annotated[dict[str, Any], Body(examples=[{"prompt": "lofi hip hop, rainy night", "duration": 30}])],
@@ -24,5 +25,5 @@ def generate(
     engine = fields.pop("engine", None)
     if engine is not None and not isinstance(engine, str):
         raise InputError(f"engine must be an engine name, got {engine!r}; see GET /api/v1/engines")
-    job = service.submit(task="generate", engine=engine, input=fields, idempotency_key=idempotency_key)
+    job = service.submit(task="generate", engine=engine, input=fields, idempotency_key=idempotency_key, strict=True)
     return job_public(service.get(job.id))

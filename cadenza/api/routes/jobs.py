@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from cadenza.api.contract import SUBMIT_ERRORS
 from cadenza.api.deps import ServiceDep
 from cadenza.jobs.models import FINISHED, Job
 from cadenza.jobs.schemas import JobCreate, JobList, JobPublic, job_public
@@ -20,7 +21,7 @@ KEEPALIVE_SECONDS = 15.0
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
-@router.post("", status_code=202, response_model=JobPublic)
+@router.post("", status_code=202, response_model=JobPublic, responses=SUBMIT_ERRORS)
 def submit(
     body: JobCreate,
     service: ServiceDep,
@@ -33,6 +34,7 @@ def submit(
         input=body.input,
         parent_id=body.parent_id,
         idempotency_key=idempotency_key,
+        strict=True,
     )
     return job_public(service.get(job.id))
 

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.deps import ServiceDep, SettingsDep
@@ -22,8 +22,10 @@ class TooLarge(CadenzaError):
 
 
 @router.post("/uploads", status_code=201)
-async def upload(file: UploadFile, service: ServiceDep, settings: SettingsDep) -> dict[str, Any]:
-    """Upload audio or an image (at most CADENZA_MAX_UPLOAD_MB); returns the id task inputs use."""
+async def upload(file: UploadFile, service: ServiceDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
+    """Upload audio or an image (at most CADENZA_MAX_UPLOAD_MB); returns the id task inputs use.
+
+    The same bytes uploaded again return the upload that holds them, with 200 instead of 201."""
     limit = int(settings.max_upload_mb * 1024 * 1024)
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=settings.uploads_dir, prefix=".incoming-")
@@ -36,10 +38,28 @@ async def upload(file: UploadFile, service: ServiceDep, settings: SettingsDep) -
                     raise TooLarge(f"the upload exceeds {settings.max_upload_mb:g} MB (CADENZA_MAX_UPLOAD_MB)")
                 out.write(chunk)
         name = os.path.basename(file.filename or "upload")[:200] or "upload"
-        record = await run_in_threadpool(service.add_upload, Path(temporary), name)
+        record, created = await run_in_threadpool(service.add_upload, Path(temporary), name)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    if not created:
+        response.status_code = 200
+    return upload_public(record)
+
+
+@router.get("/uploads/{upload_id}")
+def get_upload(upload_id: str, service: ServiceDep) -> dict[str, Any]:
+    return upload_public(service.store.get_upload(upload_id))
+
+
+@router.delete("/uploads/{upload_id}", status_code=204)
+def delete_upload(upload_id: str, service: ServiceDep) -> Response:
+    """Delete an upload and its file (refused while a queued or running job uses it)."""
+    service.delete_upload(upload_id)
+    return Response(status_code=204)
+
+
+def upload_public(record: Any) -> dict[str, Any]:
     return {
         "id": record.id,
         "filename": record.filename,

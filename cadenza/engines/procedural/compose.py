@@ -125,7 +125,8 @@ def compose(
     else:
         total_bars = plan_bars(length_seconds, style.bpm, meter.quarter_notes_per_bar)
         if lyrics:
-            sections = vocal.plan_sections(lyrics, total_bars)
+            bar_seconds = meter.quarter_notes_per_bar * 60.0 / style.bpm
+            sections = vocal.plan_sections(lyrics, total_bars, lambda bars: bars * bar_seconds + ENDING_TAIL_SECONDS)
         else:
             sections = arrange(genre.arrangement, total_bars, style.energy)
     score = Score(style.bpm, style.parsed_key, meter, sections, [], [], length_seconds, list(style.textures))

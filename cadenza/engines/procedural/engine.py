@@ -289,6 +289,11 @@ class ProceduralEngine:
         start_s, end_s = foreign.bar_line(analysis, request.start), foreign.bar_line(analysis, request.end)
         if end_s <= start_s:
             end_s = start_s + analysis["bar_s"]
+        if start_s < analysis["seconds"] < end_s:
+            raise InputError(
+                f"the range {request.start:g}-{request.end:g} s runs past the end of the source "
+                f"({analysis['seconds']:.2f} s); end the range there or earlier"
+            )
         if end_s > analysis["seconds"]:
             raise InputError(
                 f"the range {request.start:g}-{request.end:g} s lies outside the source ({analysis['seconds']:.2f} s)"

@@ -107,6 +107,11 @@ def snap(score: Score, start: float, end: float) -> tuple[int, int]:
     start_bar, end_bar = round(start / bar), round(end / bar)
     if end_bar <= start_bar:
         end_bar = start_bar + 1
+    if start_bar < last_bar and end_bar > last_bar:
+        raise InputError(
+            f"the range {start:g}-{end:g} s runs past the last bar that can be repainted: bars can be repainted "
+            f"up to {last_bar * bar:.2f} s (the last bar holds the ending); end the range there or earlier"
+        )
     if end_bar > last_bar or start > score.length_seconds:
         raise InputError(
             f"the range {start:g}-{end:g} s lies outside the song; bars can be repainted from 0 to "

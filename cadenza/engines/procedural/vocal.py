@@ -8,6 +8,7 @@ same tune to the same words.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import cache
@@ -78,16 +79,20 @@ def line_syllables(line: str, language: str = "en") -> list[str]:
     return pieces
 
 
-def plan_sections(lyrics: list[LyricSection], total_bars: int) -> list[Section]:
+def plan_sections(
+    lyrics: list[LyricSection], total_bars: int, seconds_for: Callable[[int], float] | None = None
+) -> list[Section]:
     """Song sections from the lyric tags: an instrumental intro, each lyric section two bars a line, then
-    an outro holding the ending. Spare bars lengthen intro and outro."""
+    an outro holding the ending. Spare bars lengthen intro and outro. `seconds_for(bars)` is the duration
+    that many bars need, for the message that names it."""
     sung = [(SONG_KINDS.get(s.kind, "verse"), BARS_PER_LINE * len(s.lines)) for s in lyrics]
     needed = sum(bars for _, bars in sung) + 2
     if needed > total_bars:
+        longer = f"a duration of at least {math.ceil(seconds_for(needed))} s" if seconds_for else "a longer duration"
         raise InputError(
             f"these lyrics need {needed} bars ({len(lyrics)} sections, {sum(len(s.lines) for s in lyrics)} lines, "
-            f"two bars a line, plus intro and ending) but the duration holds {total_bars}; ask for a longer "
-            "duration, a faster tempo, or fewer lines"
+            f"two bars a line, plus intro and ending) but the duration holds {total_bars}; ask for {longer}, "
+            "a faster tempo, or fewer lines"
         )
     spare = total_bars - needed
     intro = 1 + spare // 2

@@ -10,7 +10,7 @@ import gradio as gr
 
 from cadenza.errors import CadenzaError
 from cadenza.jobs.service import JobService
-from cadenza.tasks import AUDIO_FORMATS, TIME_SIGNATURES
+from cadenza.tasks import AUDIO_FORMATS, MAX_SECONDS, MIN_SECONDS, TIME_SIGNATURES
 from cadenza.ui.forms import advanced_accordion, engine_picker, number_or_none
 from cadenza.ui.panel import PanelView, artifact_path, error_html, wait_until_finished
 
@@ -29,7 +29,7 @@ class GenerateTab:
             )
             with gr.Row(equal_height=True):
                 self.duration = gr.Slider(
-                    5, 300, value=30, step=1, label="Duration (s)", elem_id="cz-generate-duration"
+                    MIN_SECONDS, MAX_SECONDS, value=30, step=1, label="Duration (s)", elem_id="cz-generate-duration"
                 )
                 with gr.Column(min_width=160):
                     self.seed = gr.Number(label="Seed", value=None, precision=0, elem_id="cz-generate-seed")
