@@ -193,6 +193,8 @@ def retryable(exc: BaseException) -> OutOfTime | OutOfMemory | None:
     """The failure as a retryable error, if it is one: past the budget, or out of (GPU) memory."""
     if isinstance(exc, OutOfTime | OutOfMemory):
         return exc
+    if isinstance(exc, CadenzaError):  # already judged by the engine (a remote server's own OOM is its error)
+        return None
     # torch.cuda.OutOfMemoryError (and MPS's) without importing torch; a MemoryError from host memory
     if type(exc).__name__ == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in str(exc):
         return OutOfMemory(f"ran out of memory: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")

@@ -52,6 +52,9 @@ class ComfyAdvanced(BaseModel):
         default_factory=dict, description="Extra mapped parameters of a user workflow, name -> value"
     )
     timeout_seconds: float = Field(3600.0, ge=1.0, le=86400.0, description="Give up on the prompt after this long")
+    time_budget_s: float | None = Field(
+        None, gt=0, le=86400.0, description="The job's time budget (retried once with double); default: the estimate"
+    )
     reconnect_seconds: float = Field(60.0, ge=0.0, le=3600.0, description="How long to retry a dropped socket")
     loras: list[LoraChoice] = loras_field()
 
@@ -76,6 +79,7 @@ class ComfyUIEngine:
     tasks = (*VIDEO_TASKS, "generate")
     lora_families = ("ltx",)  # a LoraLoaderModelOnly chain after the LTX-Video workflows' model loader
     lora_tasks = VIDEO_TASKS
+    budgeted = True  # the estimate is the job's time budget; a run past it is stopped on the server and retried once
 
     def __init__(self) -> None:
         self._stats: tuple[float, str, tuple[bool, str]] | None = None
@@ -158,6 +162,9 @@ class ComfyUIEngine:
     def estimate_seconds(self, request: TaskRequest) -> float:
         """A mid-range GPU's time: LTX-Video's 97 frames at 768x512 take about a minute with a distilled
         model; scaled by frames x pixels and the preset, plus a cold-load allowance, clamped."""
+        budget = request.advanced.get("time_budget_s") if isinstance(request.advanced, dict) else None
+        if isinstance(budget, int | float) and budget > 0:
+            return float(budget)
         preset = getattr(request, "preset", "balanced")
         if request.task == "generate":
             return min(3600.0, 30.0 + 0.5 * float(getattr(request, "duration", 30.0)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cadenza.engines.base import RunContext
-from cadenza.errors import Cancelled, EngineError, EngineUnavailable
+from cadenza.errors import Cancelled, EngineError, EngineUnavailable, OutOfTime
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
@@ -64,6 +64,12 @@ class Follower:
         while True:
             if self.ctx.cancel_event.is_set():
                 self._cancel()
+            if self.ctx.deadline is not None and time.monotonic() > self.ctx.deadline:
+                self._stop_on_server()
+                raise OutOfTime(
+                    f"ran past its time budget of {self.ctx.budget_s:g} s (last stage: {self.stage}); "
+                    "its ComfyUI prompt was stopped"
+                )
             if time.monotonic() > deadline:
                 self._cancel(reason=f"did not finish within {self.timeout_seconds:g} s (last stage: {self.stage})")
             message = self._receive()
@@ -216,7 +222,14 @@ class Follower:
         return entry
 
     def _cancel(self, reason: str | None = None) -> None:
-        """Take the prompt off the server (delete it if pending, interrupt it if running), then stop."""
+        """Take the prompt off the server, then stop: as cancelled, or failed for `reason`."""
+        self._stop_on_server()
+        if reason is not None:
+            raise EngineError(f"ComfyUI prompt {self.prompt_id} {reason}; it was stopped on the server")
+        raise Cancelled("the job was cancelled; its ComfyUI prompt was stopped")
+
+    def _stop_on_server(self) -> None:
+        """Delete the prompt if it is pending, interrupt it if it is running; a gone server has nothing to stop."""
         if self.prompt_id:
             try:
                 state = self.client.queued(self.prompt_id)
@@ -226,9 +239,6 @@ class Follower:
                     self.client.interrupt(self.prompt_id)
             except (EngineUnavailable, EngineError):
                 pass  # the server is gone: nothing is left to stop
-        if reason is not None:
-            raise EngineError(f"ComfyUI prompt {self.prompt_id} {reason}; it was stopped on the server")
-        raise Cancelled("the job was cancelled; its ComfyUI prompt was stopped")
 
     def _close(self) -> None:
         if self.socket is not None:

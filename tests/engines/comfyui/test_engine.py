@@ -354,3 +354,18 @@ def test_availability_shows_version_devices_and_queue(server: Running, monkeypat
     monkeypatch.setenv("CADENZA_COMFYUI_URL", "http://127.0.0.1:9")  # nothing listens there
     ok, reason = ComfyUIEngine().available()
     assert not ok and "cannot reach the ComfyUI server at http://127.0.0.1:9" in reason
+
+
+def test_a_run_past_its_budget_is_stopped_on_the_server_and_retried_once(
+    studio: JobService, standin: StandIn, server: Running
+) -> None:
+    standin.behaviour.step_seconds = 0.4  # 8 steps: about 3.2 s of sampling against a 1.5 s budget
+    done = run(studio, "t2v", prompt="slow tide", advanced={"time_budget_s": 1.5}, **SMALL)
+    assert done.status == "failed" and done.error_category == "timeout", done.error_message
+    assert done.retries == 1 and done.budget_s == 3.0
+    assert done.retry_reason.startswith("timeout: ran past its time budget of 1.5 s")
+    assert len(standin.interrupted) == 2  # each run's prompt was stopped on the server, not left running
+
+    standin.behaviour.step_seconds = 0.0
+    quick = run(studio, "t2v", prompt="slow tide", advanced={"time_budget_s": 30}, **SMALL)
+    assert quick.status == "succeeded" and quick.retries == 0
