@@ -101,14 +101,24 @@ def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...], timeo
     raise AssertionError(f"job {job_id} never reached {statuses}: {job}")
 
 
-def stored(home: Path) -> dict[str, list]:
-    """What the server keeps: job and upload rows and the files under uploads/ and artifacts/ (a refused
-    request must leave all of it as it was)."""
-    import sqlite3
+def stored(where: Path | Server) -> dict[str, list]:
+    """What a server keeps (given its home or the server): job and upload rows, on whichever database it
+    uses, and the files under uploads/ and artifacts/ (a refused request must leave all of it as it was)."""
+    import sqlalchemy
 
-    with sqlite3.connect(home / "cadenza.db") as db:
-        jobs = db.execute("SELECT id, status, request FROM jobs ORDER BY id").fetchall()
-        uploads = db.execute("SELECT id, sha256, path FROM uploads ORDER BY id").fetchall()
+    home = where.home if isinstance(where, Server) else where
+    url = where.extra_env.get("CADENZA_DATABASE_URL") if isinstance(where, Server) else None
+    engine = sqlalchemy.create_engine(url or f"sqlite:///{home / 'cadenza.db'}")
+    try:
+        with engine.connect() as db:
+            jobs = [
+                tuple(row) for row in db.execute(sqlalchemy.text("SELECT id, status, request FROM jobs ORDER BY id"))
+            ]
+            uploads = [
+                tuple(row) for row in db.execute(sqlalchemy.text("SELECT id, sha256, path FROM uploads ORDER BY id"))
+            ]
+    finally:
+        engine.dispose()
     files = sorted(
         str(path.relative_to(home))
         for folder in ("uploads", "artifacts")

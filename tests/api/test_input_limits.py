@@ -36,7 +36,7 @@ def peak_memory_mb(server: Server) -> float:
 
 
 def test_image_bombs_are_refused_from_their_header(server: Server) -> None:
-    before, peak = stored(server.home), peak_memory_mb(server)
+    before, peak = stored(server), peak_memory_mb(server)
     with server.client() as client:
         for side, file_bytes in ((15000, png(15000, 15000)), (13000, png(13000, 13000))):
             assert len(file_bytes) < 300_000
@@ -49,7 +49,7 @@ def test_image_bombs_are_refused_from_their_header(server: Server) -> None:
         assert fine.status_code == 201 and fine.json()["kind"] == "image"
     # 169 megapixels decoded would have cost Pillow that many bytes; the header check costs nothing.
     assert peak_memory_mb(server) - peak < 60
-    after = stored(server.home)
+    after = stored(server)
     assert after["uploads"][:-1] == before["uploads"] and len(after["uploads"]) == len(before["uploads"]) + 1
 
 
@@ -60,7 +60,7 @@ def float_wav(samples: np.ndarray) -> bytes:
 
 
 def test_audio_that_is_not_numbers_is_refused(server: Server) -> None:
-    before = stored(server.home)
+    before = stored(server)
     with server.client() as client:
         tone = np.sin(np.linspace(0, 2000, 44100))[:, None].repeat(2, axis=1)
         for bad, where in ((np.nan, "0.500"), (np.inf, "0.500")):
@@ -74,7 +74,7 @@ def test_audio_that_is_not_numbers_is_refused(server: Server) -> None:
             "/api/v1/uploads", files={"file": ("nan.wav", float_wav(np.full((4410, 1), np.nan)), "audio/wav")}
         )
         assert all_nan.status_code == 422
-    assert stored(server.home) == before
+    assert stored(server) == before
 
 
 def _request_head(port: int, length: str | None) -> bytes:
@@ -273,7 +273,7 @@ def test_unused_uploads_expire(tmp_path: Path) -> None:
 
 
 def test_non_finite_numbers_get_their_own_message(server: Server) -> None:
-    before = stored(server.home)
+    before = stored(server)
     with server.client() as client:
         for field, value, shown in (
             ("duration", "NaN", "nan"),
@@ -292,4 +292,4 @@ def test_non_finite_numbers_get_their_own_message(server: Server) -> None:
             headers={"Content-Type": "application/json"},
         )
         assert nested.status_code == 422 and nested.json()["error"]["message"].startswith("advanced.target_lufs: nan")
-    assert stored(server.home) == before
+    assert stored(server) == before

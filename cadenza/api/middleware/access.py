@@ -151,15 +151,17 @@ class LoginThrottle:
             response_message = f"too many wrong sign-ins from this address ({count}); try again in {seconds} s"
             await refuse(scope, receive, send, 429, "too_many", response_message, None, retry_after_s=seconds)
             return
-        status = 0
 
         async def watching_send(message: dict[str, Any]) -> None:
-            nonlocal status
+            # Counted before the answer leaves: a client that fires its next guess the moment it reads
+            # this one must already find itself throttled.
             if message["type"] == "http.response.start":
-                status = message["status"]
+                self._record(client, count, message["status"])
             await send(message)
 
         await self.app(scope, receive, watching_send)
+
+    def _record(self, client: str, count: int, status: int) -> None:
         if status == 200:
             self.failures.pop(client, None)
         elif status in (400, 401):
