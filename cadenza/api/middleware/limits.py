@@ -14,7 +14,7 @@ from typing import Any
 from cadenza.api.middleware.asgi import Scope, client_host, header, refuse
 from cadenza.config import Settings
 
-UPLOAD_PATH = "/api/v1/uploads"
+UPLOAD_PATHS = frozenset({"/api/v1/uploads", "/api/v1/loras"})  # files, capped by CADENZA_MAX_UPLOAD_MB
 JSON_BODY_LIMIT = 1 << 20  # job requests are small JSON objects (lyrics at most 20,000 characters)
 MULTIPART_SLACK = 64 << 10  # the multipart envelope around an upload's bytes
 EVENTS_PATH = re.compile(r"^/api/v1/jobs/[^/]+/events/?$")
@@ -30,7 +30,7 @@ class BodyLimit:
         self.upload_limit = int(settings.max_upload_mb * 1024 * 1024)
 
     def _limit(self, path: str) -> tuple[int, str]:
-        if path.startswith("/api/") and path.rstrip("/") != UPLOAD_PATH:
+        if path.startswith("/api/") and path.rstrip("/") not in UPLOAD_PATHS:
             return JSON_BODY_LIMIT, "the request body exceeds 1 MB; job requests are small JSON objects"
         mb = f"{self.upload_limit / 1024 / 1024:g}"
         return self.upload_limit + MULTIPART_SLACK, f"the upload exceeds {mb} MB (CADENZA_MAX_UPLOAD_MB)"
