@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Annotated
 
 import typer
 
 from cadenza.cli.common import domain_errors, fail
-
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(
@@ -32,6 +20,8 @@ def serve(
     ui: Annotated[bool, typer.Option(help="Serve the web studio at /")] = True,
 ) -> None:
     """Serve the web studio (/), the API (/api/v1, docs at /docs) and embedded workers: one queue, one history."""
+    from cadenza.api.middleware.asgi import is_loopback
+
     if not is_loopback(host) and not os.environ.get("CADENZA_API_TOKEN"):
         fail(
             f"refusing to bind {host}: set CADENZA_API_TOKEN so every /api/v1 request needs "
