@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4" "basic-pitch==0.4.0"
 	touch $(STAMP)
 
-# torch first, pinned, so pip takes the CPU wheel instead of resolving a CUDA build for the neural extra.
+# torch first, pinned, so pip takes the CPU wheel instead of resolving a CUDA build for the neural extra;
+# with setuptools kept below 81, whose pkg_resources pyworld (the singing voice) still imports.
 $(STAMP)-dev: $(STAMP)
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 "setuptools<81"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)-dev
 
