@@ -44,19 +44,20 @@ def test_a_first_run_past_its_budget_is_retried_with_double_and_succeeds(model: 
     attempts: list[str] = []
 
     def slow_first_attempt(_fraction: float, stage: str) -> None:
-        # The simulated slow step: the first attempt's denoising steps take a second each.
+        # The simulated slow step: the first attempt's 4 denoising steps take 2 s each, past its 8 s
+        # budget; the retry's 16 s leave room for a loaded machine.
         if stage == "retrying" or not attempts:
             attempts.append(stage)
         if stage == "denoise" and len(attempts) == 1:
-            time.sleep(1.0)
+            time.sleep(2.0)
 
-    job = submit(studio, model, time_budget_s=3.0)
+    job = submit(studio, model, time_budget_s=8.0)
     done = run_job(studio.settings, studio.store, job.id, listener=slow_first_attempt)
     assert done.status == "succeeded", done.error_message
     assert attempts[-1] == "retrying" and len(attempts) == 2
     public = job_public(done)
-    assert public.retries == 1 and public.budget_s == 6.0 and public.attempts == 1
-    assert public.retry_reason.startswith("timeout: ran past its time budget of 3 s; retrying with a budget of 6 s")
+    assert public.retries == 1 and public.budget_s == 16.0 and public.attempts == 1
+    assert public.retry_reason.startswith("timeout: ran past its time budget of 8 s; retrying with a budget of 16 s")
     assert [a.role for a in public.artifacts] == ["video", "poster", "recipe"]
 
 
