@@ -13,16 +13,18 @@ $(BIN)/python:
 # tinysoundfont declares pyaudio (live playback only, unused here), which does not build without
 # portaudio headers: install it without dependencies. The transcribe extra and basic-pitch (whose
 # metadata pulls TensorFlow, unneeded for its ONNX model) let `cadenza cover` restyle any audio.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[transcribe]'
-	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4" "basic-pitch==0.4.0"
+# constraints.txt pins every package to the versions the tests last passed with: without it pip's
+# resolver backtracks for a quarter of an hour through botocore/aiobotocore and torch builds.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[transcribe]'
+	$(BIN)/pip install -q -c constraints.txt --no-deps "tinysoundfont>=0.3.7,<0.4" "basic-pitch==0.4.0"
 	touch $(STAMP)
 
 # torch first, pinned, so pip takes the CPU wheel instead of resolving a CUDA build for the neural extra;
 # with setuptools kept below 81, whose pkg_resources pyworld (the singing voice) still imports.
 $(STAMP)-dev: $(STAMP)
-	$(BIN)/pip install -q torch==2.13.0 "setuptools<81"
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0 "setuptools<81"
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)-dev
 
 install: $(STAMP)
