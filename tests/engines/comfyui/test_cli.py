@@ -84,42 +84,26 @@ def test_generate_music_through_the_cli(tmp_path: Path, server: Running) -> None
     assert abs(len(audio) / rate - 5.0) < 0.01 and result["recipe"]["values"]["bpm"] == 100
 
 
-# Until `cadenza video` lands on main, video jobs go through the CLI's generic local runner (run_local):
-# the same service, worker, progress bar and --json report the video commands will use.
-RUNNER = """
-import sys, json
-from pathlib import Path
-from cadenza.cli.common import service
-from cadenza.cli.generate import run_local
-task, fields, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
-jobs = service()
-for name in ("image", "first_frame", "last_frame", "audio", "video"):
-    if name in fields:
-        fields[name] = jobs.upload_file(Path(fields[name])).id
-run_local(task, "comfyui", fields, out, True)
-"""
-
-
 @pytest.mark.parametrize("task", ["t2v", "i2v", "a2v", "lipsync", "keyframe", "style"])
-def test_every_video_task_through_the_local_runner(tmp_path: Path, server: Running, task: str) -> None:
-    size = {"width": 192, "height": 128, "fps": 8}
-    fields = {
-        "t2v": {"prompt": "a kite", "frames": 9, **size},
-        "i2v": {"image": str(picture(tmp_path / "i.png")), "frames": 9, **size},
-        "a2v": {"audio": str(song(tmp_path / "a.wav", 1.0)), **size},
-        "lipsync": {"image": str(picture(tmp_path / "f.png")), "audio": str(song(tmp_path / "s.wav", 1.0)), **size},
-        "keyframe": {
-            "first_frame": str(picture(tmp_path / "1.png", hue=0)),
-            "last_frame": str(picture(tmp_path / "2.png", hue=150)),
-            "frames": 9,
-            **size,
-        },
-        "style": {"video": str(clip(tmp_path / "v.mp4", 96, 64, frames=8, fps=8)), "prompt": "inverted"},
+def test_every_video_task_through_cadenza_video(tmp_path: Path, server: Running, task: str) -> None:
+    size = ["--width", "192", "--height", "128", "--fps", "8"]
+    arguments = {
+        "t2v": ["a kite", "--frames", "9", *size],
+        "i2v": [str(picture(tmp_path / "i.png")), "--frames", "9", *size],
+        "a2v": [str(song(tmp_path / "a.wav", 1.0)), *size],
+        "lipsync": [str(picture(tmp_path / "f.png")), str(song(tmp_path / "s.wav", 1.0)), *size],
+        "keyframe": [
+            str(picture(tmp_path / "1.png", hue=0)),
+            str(picture(tmp_path / "2.png", hue=150)),
+            "--frames",
+            "9",
+            *size,
+        ],
+        "style": [str(clip(tmp_path / "v.mp4", 96, 64, frames=8, fps=8)), "--prompt", "inverted"],
     }[task]
-    env = {**os.environ, "CADENZA_HOME": str(tmp_path / "home"), "CADENZA_COMFYUI_URL": server.url}
-    done = subprocess.run(
-        [sys.executable, "-c", RUNNER, task, json.dumps(fields), str(tmp_path / "out")],
-        env=env, capture_output=True, text=True, timeout=120,
+    done = cadenza(
+        tmp_path / "home", server.url, "video", task, *arguments, "--engine", "comfyui",
+        "--out", str(tmp_path / "out"), "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
