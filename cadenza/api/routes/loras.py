@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.deps import SettingsDep
-from cadenza.api.routes.uploads import TooLarge
+from cadenza.api.routes.uploads import received
 from cadenza.loras.store import LoraStore
 
 router = APIRouter(tags=["loras"])
-CHUNK = 1 << 20
 
 
 def get_loras(request: Request) -> LoraStore:
@@ -39,24 +36,11 @@ async def add_lora(
     trigger: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     """Upload a .safetensors adapter (at most CADENZA_MAX_UPLOAD_MB); its header is checked before it is kept."""
-    limit = int(settings.max_upload_mb * 1024 * 1024)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=settings.home, prefix=".lora-incoming-")
-    size = 0
-    try:
-        with os.fdopen(handle, "wb") as out:
-            while chunk := await file.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(f"the adapter exceeds {settings.max_upload_mb:g} MB (CADENZA_MAX_UPLOAD_MB)")
-                out.write(chunk)
+    async with received(file, settings.home, ".lora-incoming-", settings.max_upload_mb, "adapter") as temporary:
         filename = os.path.basename(file.filename or "adapter.safetensors") or "adapter.safetensors"
         record = await run_in_threadpool(
-            store.add, Path(temporary), name=name or None, engine=engine or None, trigger=trigger, filename=filename
+            store.add, temporary, name=name or None, engine=engine or None, trigger=trigger, filename=filename
         )
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return record.model_dump(mode="json")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +23,35 @@ class TooLarge(CadenzaError):
     category = "too_large"
 
 
-@router.post("/uploads", status_code=201)
-async def upload(file: UploadFile, service: ServiceDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
-    """Upload audio or an image (at most CADENZA_MAX_UPLOAD_MB); returns the id task inputs use.
-
-    The same bytes uploaded again return the upload that holds them, with 200 instead of 201."""
-    limit = int(settings.max_upload_mb * 1024 * 1024)
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=settings.uploads_dir, prefix=".incoming-")
+@asynccontextmanager
+async def received(file: UploadFile, folder: Path, prefix: str, limit_mb: float, what: str) -> AsyncIterator[Path]:
+    """The uploaded body in a temporary file in `folder`, refused past `limit_mb` while it streams in;
+    the file is gone afterwards unless the caller moved it."""
+    limit = int(limit_mb * 1024 * 1024)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix)
     size = 0
     try:
         with os.fdopen(handle, "wb") as out:
             while chunk := await file.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"the upload exceeds {settings.max_upload_mb:g} MB (CADENZA_MAX_UPLOAD_MB)")
+                    raise TooLarge(f"the {what} exceeds {limit_mb:g} MB (CADENZA_MAX_UPLOAD_MB)")
                 out.write(chunk)
-        name = os.path.basename(file.filename or "upload")[:200] or "upload"
-        record, created = await run_in_threadpool(service.add_upload, Path(temporary), name)
+        yield Path(temporary)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+@router.post("/uploads", status_code=201)
+async def upload(file: UploadFile, service: ServiceDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
+    """Upload audio or an image (at most CADENZA_MAX_UPLOAD_MB); returns the id task inputs use.
+
+    The same bytes uploaded again return the upload that holds them, with 200 instead of 201."""
+    async with received(file, settings.uploads_dir, ".incoming-", settings.max_upload_mb, "upload") as temporary:
+        name = os.path.basename(file.filename or "upload")[:200] or "upload"
+        record, created = await run_in_threadpool(service.add_upload, temporary, name)
     if not created:
         response.status_code = 200
     return upload_public(record)
