@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -17,6 +18,9 @@ from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import Style, resolve_style
 from cadenza.tasks import GenerateRequest
+
+if TYPE_CHECKING:
+    from cadenza.jobs.service import JobService
 
 SAMPLE_RATE = render.SAMPLE_RATE
 
@@ -33,6 +37,18 @@ def _bundled_soundfont() -> str:
 # wheel), so results do not depend on which Debian SoundFonts the machine happens to carry. Set before
 # any test runs, so the servers and CLI processes the tests start inherit it too.
 os.environ["CADENZA_SOUNDFONT"] = _bundled_soundfont()
+
+
+def job_service(home: Path) -> JobService:
+    """A job service over a new data dir at `home`, its schema in place: what tests run jobs through."""
+    from cadenza.jobs.db import ensure_schema
+    from cadenza.jobs.service import JobService
+    from cadenza.jobs.store import Store
+
+    settings = Settings(home=home)
+    settings.home.mkdir(parents=True)
+    ensure_schema(settings.database)
+    return JobService(settings, Store(settings.database))
 
 
 @pytest.fixture

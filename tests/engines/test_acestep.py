@@ -15,16 +15,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cadenza.config import Settings
 from cadenza.engines import registry
 from cadenza.engines.acestep import AceStepEngine
 from cadenza.engines.base import RunContext
 from cadenza.errors import Cancelled
-from cadenza.jobs.db import ensure_schema
 from cadenza.jobs.service import JobService
-from cadenza.jobs.store import Store
 from cadenza.jobs.worker import run_job
 from cadenza.tasks import GenerateRequest
+from tests.conftest import job_service
 from tests.engines.acestep_standin import RATE, Behaviour, Running, StandIn
 
 FAST = {"poll_seconds": 0.05}
@@ -45,10 +43,7 @@ def server(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runnin
 
 @pytest.fixture()
 def studio(tmp_path: Path) -> JobService:
-    settings = Settings(home=tmp_path / "home")
-    settings.home.mkdir()
-    ensure_schema(settings.database)
-    return JobService(settings, Store(settings.database))
+    return job_service(tmp_path / "home")
 
 
 def run(studio: JobService, task: str, listener=None, **fields: object):

@@ -11,16 +11,14 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from cadenza.config import Settings
 from cadenza.engines.base import RunContext
 from cadenza.engines.ltx import LtxEngine
 from cadenza.errors import Cancelled, EngineUnavailable, InputError
-from cadenza.jobs.db import ensure_schema
 from cadenza.jobs.service import JobService
-from cadenza.jobs.store import Store
 from cadenza.jobs.worker import run_job
 from cadenza.media.video import VideoWriter, probe, read_frames, write_image
 from cadenza.tasks.video import I2VRequest, KeyframeRequest, T2VRequest
+from tests.conftest import job_service
 from tests.engines.tiny_models import tiny_ltx_upsampler, tiny_ltx_video
 
 pytestmark = pytest.mark.slow
@@ -35,10 +33,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture()
 def studio(tmp_path: Path) -> JobService:
-    settings = Settings(home=tmp_path / "home")
-    settings.home.mkdir()
-    ensure_schema(settings.database)
-    return JobService(settings, Store(settings.database))
+    return job_service(tmp_path / "home")
 
 
 def image(path: Path, colour: tuple[int, int, int], stripe: int = 0) -> Path:

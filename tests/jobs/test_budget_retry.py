@@ -11,12 +11,10 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from cadenza.config import Settings
-from cadenza.jobs.db import ensure_schema
 from cadenza.jobs.schemas import job_public
 from cadenza.jobs.service import JobService
-from cadenza.jobs.store import Store
 from cadenza.jobs.worker import run_job
+from tests.conftest import job_service
 from tests.engines.tiny_models import tiny_ltx_video
 
 pytestmark = pytest.mark.slow
@@ -30,10 +28,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def studio(tmp_path: Path) -> JobService:
-    settings = Settings(home=tmp_path / "home")
-    settings.home.mkdir()
-    ensure_schema(settings.database)
-    return JobService(settings, Store(settings.database))
+    return job_service(tmp_path / "home")
 
 
 def submit(studio: JobService, model: Path, **advanced: object):
