@@ -34,7 +34,9 @@ def test_an_api_only_server_requeues_the_job_of_a_dead_worker(tmp_path: Path) ->
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
         requeued = wait_for(client, job["id"], ("queued",), timeout=30)
-        assert requeued["stage"] == "requeued" and requeued["attempts"] == 1
+        # with no worker left, the announcer may already say what the requeued job waits for
+        assert requeued["attempts"] == 1
+        assert requeued["stage"] in ("requeued", "waiting for a worker with procedural")
 
         deleted = client.post("/api/v1/generate", json={"engine": "noop", "prompt": "deleted before it ran"}).json()
         assert client.delete(f"/api/v1/jobs/{deleted['id']}").status_code == 204
