@@ -38,8 +38,10 @@ lint: $(STAMP)-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
+# One process per core, at most four, each taking whole test files (module fixtures such as a
+# rendered song or a PostgreSQL server are made once per file, not once per process).
 test: lint
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)-dev
 	$(BIN)/python -m benchmarks.run

@@ -42,7 +42,7 @@ class Server:
         command = [sys.executable, "-m", "cadenza", "serve", "--port", str(self.port), "--workers", str(self.workers)]
         command += ["--ui" if self.ui else "--no-ui", *self.args]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"cadenza serve exited: {self.log.read_text()[-2000:]}")
@@ -51,7 +51,7 @@ class Server:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("cadenza serve did not come up in 60 s")
+        raise RuntimeError("cadenza serve did not come up in 180 s")
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

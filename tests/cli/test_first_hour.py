@@ -88,6 +88,8 @@ def test_jobs_show_is_readable_and_ids_can_be_shortened(song: tuple[Path, dict])
     assert f"job {made['job_id']}" in shown.stderr and "status succeeded" in shown.stderr
     assert "{'id':" not in shown.stderr and "'input':" not in shown.stderr
     assert json.loads(cadenza("jobs", "show", made["job_id"][:10], "--json", home=home).stdout)["id"] == made["job_id"]
+    # a second job (refused, so cheap) whose id shares its first characters with the song's
+    assert cadenza("edit", made["job_id"], "--start", "8", "--end", "19.5", home=home).returncode == 2
     ambiguous = cadenza("jobs", "show", made["job_id"][:2], home=home)
     assert ambiguous.returncode == 2 and "begins several job ids" in ambiguous.stderr
     unknown = cadenza("jobs", "rm", "ffffffff", home=home)
