@@ -202,3 +202,13 @@ class S3Server:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """A `cadenza worker` process with `env` over this one's environment (its output discarded)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cadenza", "worker", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
