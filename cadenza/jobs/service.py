@@ -242,8 +242,9 @@ class JobService:
             max_video_side=self.settings.max_video_side,
         )
         size, digest = temporary.stat().st_size, sha256_file(temporary)
+        storage = storage_for(self.settings)
         existing = self.store.upload_with_sha(digest)
-        if existing is not None and (self.settings.home / existing.path).is_file():
+        if existing is not None and storage.exists(existing.path):
             self.store.touch_upload(existing.id)
             return self.store.get_upload(existing.id), False
         quota = self.settings.upload_quota_mb * MB
@@ -256,15 +257,15 @@ class JobService:
                 f"{self.settings.upload_ttl_hours:g} hours after their last use",
                 details={"used_bytes": used, "quota_bytes": int(quota)},
             )
-        final = self.settings.uploads_dir / f"{digest}.{checked.extension}"
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temporary, final)
-        os.chmod(final, 0o644)  # mkstemp made it private; it is data like any artifact
+        # Through the artifacts' storage, so a worker on another host reads it (S3 or a shared mount)
+        key = f"uploads/{digest}.{checked.extension}"
+        os.chmod(temporary, 0o644)  # mkstemp made it private; it is data like any artifact
+        storage.put_file(temporary, key)
         upload = Upload(
             id=new_id(),
             filename=filename[:200],
             kind=checked.kind,
-            path=str(final.relative_to(self.settings.home)),
+            path=key,
             mime=checked.mime,
             bytes=size,
             sha256=digest,
@@ -294,7 +295,7 @@ class JobService:
     def _remove_upload(self, upload_id: str) -> None:
         upload = self.store.get_upload(upload_id)
         if self.store.delete_upload(upload_id):
-            (self.settings.home / upload.path).unlink(missing_ok=True)
+            storage_for(self.settings).delete([upload.path])
 
     def upload_file(self, path: Path) -> Upload:
         """A local file (the CLI's sources): copied into the data dir, then checked like any upload."""

@@ -21,6 +21,8 @@ class Storage(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def exists(self, key: str) -> bool: ...
+
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
         """A time-limited URL a client can download from directly, when configured; else None."""
 
