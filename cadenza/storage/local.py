@@ -47,6 +47,9 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def local_dir(self, prefix: str) -> Path:
+        return self.root / prefix
+
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
         return None
 

@@ -63,6 +63,9 @@ class S3Storage:
     def exists(self, key: str) -> bool:
         return bool(self.fs.exists(self._path(key)))
 
+    def local_dir(self, prefix: str) -> Path:
+        return self.cache_dir / prefix
+
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
         return self.fs.url(self._path(key), expires=expires_s) if self.presign else None
 
