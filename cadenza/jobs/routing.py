@@ -37,6 +37,7 @@ class Route:
 
 
 def is_routed(settings: Settings) -> bool:
+    """A Redis queue (queue.is_redis, without importing huey into every submission's path)."""
     return bool(settings.queue_url) and settings.queue_url.startswith(("redis://", "rediss://", "unix://"))  # type: ignore[union-attr]
 
 
