@@ -14,7 +14,7 @@ import pytest
 
 from cadenza.jobs.store import Store
 from tests.api.conftest import running, wait_for
-from tests.servers import RedisServer, start_worker
+from tests.servers import RedisServer, start_worker, stop_process
 
 pytest.importorskip("diffusers")
 pytestmark = pytest.mark.slow
@@ -110,8 +110,7 @@ def test_a_job_for_an_engine_only_a_worker_offers_is_accepted_checked_here_and_r
             assert done["status"] == "succeeded" and _ran_on(database, job_id) == workers[1].pid, done
         finally:
             for worker in workers:
-                worker.terminate()
-                worker.wait(15)
+                stop_process(worker)
 
     assert Store(database).get_job(job_id).attempts == 1
 

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from tests.api.conftest import running, wait_for
-from tests.servers import RedisServer, S3Server, start_worker
+from tests.servers import RedisServer, S3Server, start_worker, stop_process
 from tests.storage.conftest import objects
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -68,8 +68,7 @@ def test_an_upload_is_stored_in_the_bucket_and_a_worker_on_another_host_uses_it(
             assert client.delete(f"/api/v1/uploads/{upload['id']}").status_code == 204
             assert objects(s3, "team/uploads/") == {}
     finally:
-        worker.terminate()
-        worker.wait(15)
+        stop_process(worker)
 
 
 def _first_frame(content: bytes, path: Path) -> np.ndarray:
