@@ -99,6 +99,19 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture
+def redis_server():
+    import shutil
+
+    from tests.servers import RedisServer
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """None for the embedded SQLite default, or a fresh database on a real PostgreSQL server."""

@@ -202,3 +202,24 @@ class S3Server:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """A `cadenza worker` process with `env` over this one's environment (its output discarded)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cadenza", "worker", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_process(process: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `grace` seconds (a loaded machine is slow to)."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

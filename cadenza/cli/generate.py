@@ -9,7 +9,7 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +24,9 @@ from cadenza.cli.common import (
     progress_bar,
     service,
 )
+
+if TYPE_CHECKING:
+    from cadenza.config import Settings
 
 Option = typer.Option
 
@@ -123,12 +126,13 @@ def run_local(task: str, engine: str | None, fields: dict[str, Any], out: Path, 
             cancel.set()
             console.print("[yellow]cancelling...[/]")
             finished.wait()
-    report(outcome.get("job") or jobs.get(job.id), jobs.settings.home, out, as_json)
+    report(outcome.get("job") or jobs.get(job.id), jobs.settings, out, as_json)
 
 
-def report(job: Any, home: Path, out: Path, as_json: bool) -> None:
+def report(job: Any, settings: Settings, out: Path, as_json: bool) -> None:
     """Copy a finished job's files into `out` and print what was made (or why not)."""
     from cadenza.errors import CadenzaError
+    from cadenza.storage import storage_for
 
     if job.status != "succeeded":
         error = CadenzaError(job.error_message or job.status)
@@ -137,7 +141,8 @@ def report(job: Any, home: Path, out: Path, as_json: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for artifact in job.artifacts:
-        source = home / artifact.path
+        storage = storage_for(settings)  # with S3 storage: this host's copy of the object
+        source = storage.local_path(artifact.path) or storage.fetch(artifact.path)
         target = out / source.name
         _link_or_copy(source, target)
         written.append(

@@ -9,9 +9,11 @@ import importlib
 from dataclasses import dataclass
 from functools import cache
 
+from pydantic import ValidationError
+
 from cadenza.engines.base import Engine, SourceAudio
 from cadenza.errors import EngineUnavailable, InputError
-from cadenza.tasks import TaskRequest
+from cadenza.tasks import TaskRequest, describe_validation_error
 
 # name -> (module:attribute, tasks). Tasks are listed here too, so routing a request needs no import.
 ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -101,6 +103,20 @@ def pick(
     if not ok:
         raise EngineUnavailable(f"engine {name!r} is unavailable: {reason}")
     return instance
+
+
+def check(engine: Engine, task: str, request: TaskRequest) -> None:
+    """The engine's own rules for a request: its advanced parameters, then its `check_request` (LTX's
+    shapes). InputError names what is wrong; the service calls it at submission, the worker again."""
+    advanced_model = engine.advanced_model(task)
+    if advanced_model is not None:
+        try:
+            advanced_model.model_validate(request.advanced)
+        except ValidationError as exc:
+            raise InputError("advanced." + describe_validation_error(exc)) from None
+    rules = getattr(engine, "check_request", None)
+    if rules is not None:
+        rules(request)
 
 
 def describe() -> list[EngineInfo]:

@@ -16,19 +16,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from cadenza.config import Settings
 from cadenza.engines import registry
-from cadenza.errors import CadenzaError, Conflict, InputError, NotFound
-from cadenza.jobs import sources
+from cadenza.errors import CadenzaError, Conflict, EngineUnavailable, InputError, NotFound
+from cadenza.jobs import routing, sources
 from cadenza.jobs.models import Job, Upload, utcnow
 from cadenza.jobs.sources import SOURCE_KINDS
 from cadenza.jobs.store import JobPage, Store, new_id
 from cadenza.media.io import sha256_file
 from cadenza.media.uploads import check_file
 from cadenza.storage import storage_for
-from cadenza.tasks import TASK_MODELS, describe_validation_error, parse_request
+from cadenza.tasks import TASK_MODELS, parse_request
 
 # video tasks whose length defaults to their source's: task -> the request field it comes from
 LENGTH_FROM_SOURCE = {"a2v": "audio", "lipsync": "audio", "style": "video"}
@@ -136,27 +134,21 @@ class JobService:
                 source = source or resolved
                 parent_id = parent_id or (source_job.id if source_job else None)
                 self.store.touch_upload(source_id)  # a use: an upload expires counting from its last one
-        chosen = registry.pick(task, engine, source, request)
-        if request.advanced.get("loras"):  # before the schema check: "takes no adapters" says more than "extra"
-            from cadenza.loras.choices import for_request, pinned
+        route = routing.choose(self.settings, self.store, task, engine, source, request)
+        chosen = route.engine
+        if chosen is not None:  # else its package is not installed here: the worker checks the request
+            if request.advanced.get("loras"):  # before the schema check: "takes no adapters" says more
+                from cadenza.loras.choices import for_request, pinned
 
-            request.advanced["loras"] = pinned(for_request(self.settings.home, chosen, request))
-        advanced_model = chosen.advanced_model(task)
-        if advanced_model is not None:
-            try:
-                advanced_model.model_validate(request.advanced)
-            except ValidationError as exc:
-                raise InputError("advanced." + describe_validation_error(exc)) from None
-        check = getattr(chosen, "check_request", None)
-        if check is not None:  # the engine's own rules (LTX shapes), refused before the job is queued
-            check(request)
+                request.advanced["loras"] = pinned(for_request(self.settings.home, chosen, request))
+            registry.check(chosen, task, request)  # the engine's own rules (LTX shapes) before queueing
         if request.seed is None:
             request.seed = secrets.randbelow(2**32)
         if parent_id is not None:
             self.store.get_job(parent_id)
         job, created = self.store.create_job(
             task=task,
-            engine=chosen.name,
+            engine=route.name,
             request=request.model_dump(mode="json", exclude={"task"}),
             prompt=str(getattr(request, "prompt", "") or "") or (source.name if source else ""),
             max_attempts=self.settings.max_attempts,
@@ -190,7 +182,13 @@ class JobService:
             if source_id and source_id != placeholders.get(name):
                 resolved, _ = sources.resolve(self.settings, self.store, source_id, kind, name)
                 source = source or resolved
-        chosen = registry.pick(task, engine, source, request)
+        route = routing.choose(self.settings, self.store, task, engine, source, request)
+        chosen = route.engine
+        if chosen is None:
+            raise EngineUnavailable(
+                f"engine {route.name!r} is not installed on this host, so it cannot estimate here; "
+                "a worker offers it, so the job itself can be submitted"
+            )
         if getattr(request, "duration", "unset") is None and getattr(request, "frames", None) is None:
             length = _source_seconds(task, request, self.settings, self.store)
             if length:
@@ -244,8 +242,9 @@ class JobService:
             max_video_side=self.settings.max_video_side,
         )
         size, digest = temporary.stat().st_size, sha256_file(temporary)
+        storage = storage_for(self.settings)
         existing = self.store.upload_with_sha(digest)
-        if existing is not None and (self.settings.home / existing.path).is_file():
+        if existing is not None and storage.exists(existing.path):
             self.store.touch_upload(existing.id)
             return self.store.get_upload(existing.id), False
         quota = self.settings.upload_quota_mb * MB
@@ -258,15 +257,15 @@ class JobService:
                 f"{self.settings.upload_ttl_hours:g} hours after their last use",
                 details={"used_bytes": used, "quota_bytes": int(quota)},
             )
-        final = self.settings.uploads_dir / f"{digest}.{checked.extension}"
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temporary, final)
-        os.chmod(final, 0o644)  # mkstemp made it private; it is data like any artifact
+        # Through the artifacts' storage, so a worker on another host reads it (S3 or a shared mount)
+        key = f"uploads/{digest}.{checked.extension}"
+        os.chmod(temporary, 0o644)  # mkstemp made it private; it is data like any artifact
+        storage.put_file(temporary, key)
         upload = Upload(
             id=new_id(),
             filename=filename[:200],
             kind=checked.kind,
-            path=str(final.relative_to(self.settings.home)),
+            path=key,
             mime=checked.mime,
             bytes=size,
             sha256=digest,
@@ -296,7 +295,7 @@ class JobService:
     def _remove_upload(self, upload_id: str) -> None:
         upload = self.store.get_upload(upload_id)
         if self.store.delete_upload(upload_id):
-            (self.settings.home / upload.path).unlink(missing_ok=True)
+            storage_for(self.settings).delete([upload.path])
 
     def upload_file(self, path: Path) -> Upload:
         """A local file (the CLI's sources): copied into the data dir, then checked like any upload."""

@@ -113,6 +113,7 @@ def run_job(
     try:
         request = parse_request(job.task, job.request)
         engine = registry.pick(job.task, job.engine, request=request)
+        registry.check(engine, job.task, request)  # again: the API's host may not have had the engine
         inputs = sources.resolve_inputs(settings, store, job.request)
         budgeted = bool(getattr(engine, "budgeted", False))
         budget = job.budget_s or (float(engine.estimate_seconds(request)) if budgeted else None)

@@ -95,6 +95,13 @@ def engine_locations(store: Store, within_seconds: float) -> dict[str, list[str]
     return where
 
 
+def engines_on_record(store: Store) -> set[str]:
+    """Engines of every worker still on record, live or not: one whose heartbeat stopped (killed, cut
+    off) stays for FORGET_AFTER, and its engines count as expected back."""
+    with store.sessions() as session:
+        return {engine for engines in session.scalars(select(Worker.engines)) for engine in engines}
+
+
 def mark_waiting(store: Store, within_seconds: float) -> None:
     """Queued jobs whose engine no live worker offers say which worker they wait for; the others say
     `queued` again once one appears."""

@@ -21,6 +21,11 @@ class Storage(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def exists(self, key: str) -> bool: ...
+
+    def local_dir(self, prefix: str) -> Path:
+        """The directory on this host that local copies of the files under `prefix` are read from."""
+
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
         """A time-limited URL a client can download from directly, when configured; else None."""
 

@@ -44,6 +44,12 @@ class LocalStorage:
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size
 
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def local_dir(self, prefix: str) -> Path:
+        return self.root / prefix
+
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
         return None
 

@@ -60,6 +60,12 @@ class S3Storage:
         except FileNotFoundError:
             raise NotFound(f"object {key!r} is missing from the storage") from None
 
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._path(key)))
+
+    def local_dir(self, prefix: str) -> Path:
+        return self.cache_dir / prefix
+
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
         return self.fs.url(self._path(key), expires=expires_s) if self.presign else None
 
@@ -67,6 +73,7 @@ class S3Storage:
         for key in keys:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm_file(self._path(key))
+            (self.cache_dir / key).unlink(missing_ok=True)  # this host's downloaded copy
 
     def delete_prefix(self, prefix: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from cadenza import __version__
 from cadenza.errors import CadenzaError
 from cadenza.jobs.service import JobService
+from cadenza.storage import storage_for
 from cadenza.tasks import VIDEO_TASKS
 from cadenza.ui.forms import previous_results
 from cadenza.ui.loras import LorasTab
@@ -180,7 +181,7 @@ def mount_studio(app: FastAPI, service: JobService) -> FastAPI:
         path="",
         auth=check_token if token else None,
         auth_message="Sign in with any user name and the server's CADENZA_API_TOKEN as the password.",
-        allowed_paths=[str(settings.artifacts_dir)],
+        allowed_paths=[str(settings.artifacts_dir), str(storage_for(settings).local_dir("artifacts"))],
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         theme=THEME,

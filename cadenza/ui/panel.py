@@ -19,6 +19,7 @@ from cadenza.errors import CadenzaError
 from cadenza.jobs.links import file_url
 from cadenza.jobs.models import FINISHED, Artifact, Job
 from cadenza.jobs.service import JobService
+from cadenza.storage import storage_for
 
 POLL_SECONDS = 0.4
 DOWNLOAD_ROLES = ("mix", "video", "poster", "midi", "lyrics", "lrc", "recipe", "ardour", "reaper", "stems-zip")
@@ -167,7 +168,10 @@ def artifact_path(service: JobService, job: Job, role: str) -> str | None:
 
 
 def stored_path(service: JobService, artifact: Artifact) -> str:
-    return str(service.settings.home / artifact.path)
+    """A file on this host with the artifact's bytes (Gradio plays and offers files by path): the stored
+    file itself, or this host's copy of an object in S3 storage."""
+    storage = storage_for(service.settings)
+    return str(storage.local_path(artifact.path) or storage.fetch(artifact.path))
 
 
 class PanelView:

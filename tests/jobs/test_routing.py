@@ -8,32 +8,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from cadenza.jobs.store import Store
 from tests.api.conftest import running, wait_for
-from tests.servers import RedisServer
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    if not __import__("shutil").which("redis-server"):
-        pytest.skip("redis-server is not installed (.ci/run installs it)")
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cadenza", "worker", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+from tests.servers import RedisServer, start_worker
 
 
 def test_a_worker_takes_only_its_engines_and_a_job_waits_for_a_capable_one(

@@ -6,31 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
-import pytest
 import soundfile as sf
 
 from tests.api.conftest import running, wait_for
 from tests.servers import S3Server
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    pytest.importorskip("s3fs", reason="S3 storage needs s3fs (pip install 'cadenza[s3]')")
-    pytest.importorskip("moto.server", reason="the S3 test server is moto[server] (in the dev extra)")
-    server = S3Server().start()
-    yield server
-    server.stop()
-
-
-def _objects(s3: S3Server, prefix: str) -> dict[str, int]:
-    client = boto3.client("s3", endpoint_url=s3.endpoint(), **s3._credentials())
-    listed = client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix).get("Contents", [])
-    return {item["Key"]: item["Size"] for item in listed}
+from tests.storage.conftest import objects
 
 
 def test_artifacts_live_in_the_bucket_and_are_served_with_ranges(tmp_path: Path, s3: S3Server) -> None:
@@ -42,7 +25,7 @@ def test_artifacts_live_in_the_bucket_and_are_served_with_ranges(tmp_path: Path,
         assert done["status"] == "succeeded", done
         mix = next(a for a in done["artifacts"] if a["role"] == "mix")
 
-        stored = _objects(s3, f"studio/artifacts/{job['id']}/")
+        stored = objects(s3, f"studio/artifacts/{job['id']}/")
         assert len(stored) == len(done["artifacts"]) and mix["bytes"] in stored.values()
         assert not (home / "artifacts" / job["id"]).exists()  # nothing kept on the API host's disk
 
@@ -67,4 +50,4 @@ def test_artifacts_live_in_the_bucket_and_are_served_with_ranges(tmp_path: Path,
         assert direct.status_code == 200 and hashlib.sha256(direct.content).hexdigest() == mix["sha256"]
 
         assert client.delete(f"/api/v1/jobs/{job['id']}").status_code in (200, 204)
-        assert _objects(s3, f"studio/artifacts/{job['id']}/") == {}
+        assert objects(s3, f"studio/artifacts/{job['id']}/") == {}
