@@ -25,17 +25,73 @@ def _as_frames(audio: np.ndarray) -> np.ndarray:
     return audio[:, None] if audio.ndim == 1 else audio
 
 
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness in LUFS of (frames, channels) audio (pyloudnorm); -120 for silence."""
-    import pyloudnorm
+def _frame_peaks(frames: np.ndarray) -> np.ndarray:
+    """The largest magnitude of each frame across channels (`np.abs(frames).max(axis=1)`, which numpy
+    reduces slowly over a short inner axis: channel by channel is about six times faster)."""
+    peaks = np.abs(frames[:, 0])
+    for channel in range(1, frames.shape[1]):
+        np.maximum(peaks, np.abs(frames[:, channel]), out=peaks)
+    return peaks
 
+
+def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness in LUFS of (frames, channels) audio (pyloudnorm's algorithm); -120 for silence."""
     frames = np.ascontiguousarray(_as_frames(audio), dtype=np.float32)
     minimum = int(BLOCK_SECONDS * sample_rate) + 1
     if frames.shape[0] < minimum:
         frames = np.pad(frames, ((0, minimum - frames.shape[0]), (0, 0)))
     with np.errstate(divide="ignore"):
-        loudness = float(pyloudnorm.Meter(sample_rate).integrated_loudness(frames))
+        loudness = float(_gated_loudness(_block_powers(frames, sample_rate)))
     return loudness if np.isfinite(loudness) else SILENCE_LUFS
+
+
+@cache
+def _k_weighting(sample_rate: int) -> tuple:
+    import pyloudnorm
+
+    return tuple(pyloudnorm.Meter(sample_rate)._filters.values())
+
+
+def _block_powers(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """pyloudnorm 0.2's K-weighted mean square of every 400 ms block (75% overlap), channel by channel,
+    with its arithmetic kept to the bit (float32 stages, float32 sums), but each channel filtered as one
+    contiguous array and squared once instead of once per overlapping block."""
+    from scipy.signal import lfilter
+
+    block = BLOCK_SECONDS
+    step = 1.0 - 0.75
+    seconds = frames.shape[0] / sample_rate
+    blocks = int(np.round((seconds - block) / (block * step)) + 1)
+    powers = np.zeros((frames.shape[1], blocks))
+    for channel in range(frames.shape[1]):
+        weighted = frames[:, channel].copy()
+        for stage in _k_weighting(sample_rate):
+            weighted[:] = stage.passband_gain * lfilter(stage.b, stage.a, weighted)
+        squared = np.square(weighted)
+        for j in range(blocks):
+            lower = int(block * (j * step) * sample_rate)
+            upper = int(block * (j * step + 1) * sample_rate)
+            powers[channel, j] = (1.0 / (block * sample_rate)) * np.sum(squared[lower:upper])
+    return powers
+
+
+def _gated_loudness(z: np.ndarray) -> float:
+    """pyloudnorm 0.2's gating (BS.1770-4 absolute and relative gates), expression for expression."""
+    import warnings
+
+    gains = [1.0, 1.0, 1.0, 1.41, 1.41]
+    channels, blocks = z.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        levels = [
+            -0.691 + 10.0 * np.log10(np.sum([gains[i] * z[i, j] for i in range(channels)])) for j in range(blocks)
+        ]
+        kept = [j for j, level in enumerate(levels) if level >= -70.0]
+        means = [np.mean([z[i, j] for j in kept]) for i in range(channels)]
+        relative = -0.691 + 10.0 * np.log10(np.sum([gains[i] * means[i] for i in range(channels)])) - 10.0
+        kept = [j for j, level in enumerate(levels) if (level > relative and level > -70.0)]
+        means = np.nan_to_num(np.array([np.mean([z[i, j] for j in kept]) for i in range(channels)]))
+    return -0.691 + 10.0 * np.log10(np.sum([gains[i] * means[i] for i in range(channels)]))
 
 
 @cache
@@ -57,7 +113,7 @@ def true_peak_db(audio: np.ndarray, sample_rate: int) -> float:
     `scipy.signal.resample_poly`).
     """
     frames = _as_frames(np.asarray(audio, dtype=np.float32))
-    magnitude = np.abs(frames).max(axis=1) if frames.size else np.zeros(0, np.float32)
+    magnitude = _frame_peaks(frames) if frames.size else np.zeros(0, np.float32)
     peak = float(magnitude.max()) if magnitude.size else 0.0
     if peak == 0.0:
         return SILENCE_LUFS
@@ -83,7 +139,7 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: 
     """
     frames = _as_frames(audio)
     ceiling = np.float32(10 ** (ceiling_db / 20))
-    peaks = np.abs(frames).max(axis=1)
+    peaks = _frame_peaks(frames)
     if peaks.max() <= ceiling:
         return audio.copy()
     needed = np.minimum(np.float32(1.0), ceiling / np.maximum(peaks, np.float32(1e-12)))
