@@ -58,6 +58,8 @@ def _block_powers(frames: np.ndarray, sample_rate: int) -> np.ndarray:
     contiguous array and squared once instead of once per overlapping block."""
     from scipy.signal import lfilter
 
+    from cadenza.media.filters import lfilter_into
+
     block = BLOCK_SECONDS
     step = 1.0 - 0.75
     seconds = frames.shape[0] / sample_rate
@@ -66,8 +68,11 @@ def _block_powers(frames: np.ndarray, sample_rate: int) -> np.ndarray:
     for channel in range(frames.shape[1]):
         weighted = frames[:, channel].copy()
         for stage in _k_weighting(sample_rate):
-            weighted[:] = stage.passband_gain * lfilter(stage.b, stage.a, weighted)
-        squared = np.square(weighted)
+            if stage.passband_gain == 1.0:
+                lfilter_into(stage.b, stage.a, weighted, weighted)
+            else:
+                weighted[:] = stage.passband_gain * lfilter(stage.b, stage.a, weighted)
+        squared = np.square(weighted, out=weighted)
         for j in range(blocks):
             lower = int(block * (j * step) * sample_rate)
             upper = int(block * (j * step + 1) * sample_rate)
@@ -129,19 +134,22 @@ def true_peak_db(audio: np.ndarray, sample_rate: int) -> float:
     return 20 * np.log10(max(peak, float(np.abs(interpolated).max())))
 
 
-def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: float = 5.0) -> np.ndarray:
+def limit(
+    audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: float = 5.0, in_place: bool = False
+) -> np.ndarray:
     """A linked-stereo brickwall limiter with lookahead: no sample exceeds `ceiling_db`, no makeup gain.
 
     The gain curve is built on blocks of 32 samples: each block's needed gain is spread over the
     lookahead before and after it (a minimum filter), smoothed (a moving average shorter than that
     spread, so the smoothing never lifts the gain above what a sample needs), and interpolated back
-    to samples; a final per-sample minimum makes the ceiling exact.
+    to samples; a final per-sample minimum makes the ceiling exact. `in_place` lets it write the result
+    over `audio` (float32) rather than into a new array.
     """
     frames = _as_frames(audio)
     ceiling = np.float32(10 ** (ceiling_db / 20))
     peaks = _frame_peaks(frames)
     if peaks.max() <= ceiling:
-        return audio.copy()
+        return audio if in_place else audio.copy()
     needed = np.minimum(np.float32(1.0), ceiling / np.maximum(peaks, np.float32(1e-12)))
     blocks = -(-len(needed) // LIMITER_BLOCK)
     padded = np.pad(needed, (0, blocks * LIMITER_BLOCK - len(needed)), constant_values=1.0)
@@ -152,7 +160,7 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: 
     centres = np.arange(blocks) * LIMITER_BLOCK + LIMITER_BLOCK / 2
     gain = np.interp(np.arange(len(needed), dtype=np.float32), centres, smooth).astype(np.float32)
     np.minimum(gain, needed, out=gain)
-    result = frames * gain[:, None]
+    result = np.multiply(frames, gain[:, None], out=frames if in_place else None)
     return result if audio.ndim == 2 else result[:, 0]
 
 
@@ -185,12 +193,14 @@ def master(
     sample_ceiling = ceiling_db - 0.3  # room for the peaks between samples
     gain_db, slope = target_lufs - input_lufs, 1.0
     previous: tuple[float, float] | None = None
+    tried = np.empty_like(frames)  # each try overwrites the last: one song-long buffer, however many tries
     for _ in range(MASTER_ITERATIONS):
-        result = limit((frames * 10 ** (gain_db / 20)).astype(np.float32), sample_rate, sample_ceiling)
+        gained = np.multiply(frames, np.float32(10 ** (gain_db / 20)), out=tried)
+        result = limit(gained, sample_rate, sample_ceiling, in_place=True)
         peak = true_peak_db(result, sample_rate)
         if peak > ceiling_db:
             sample_ceiling -= peak - ceiling_db + 0.05
-            result = limit(result, sample_rate, sample_ceiling)
+            result = limit(result, sample_rate, sample_ceiling, in_place=True)
             peak = true_peak_db(result, sample_rate)
         loudness = integrated_loudness(result, sample_rate)
         if abs(loudness - target_lufs) <= LOUDNESS_TOLERANCE_LU:

@@ -132,7 +132,7 @@ class ProceduralEngine:
         renderer = pick_renderer()
         ctx.progress(0.1, "render")
         stems: list[Artifact] = []
-        with BackgroundWriter() as writer:
+        with BackgroundWriter(pending=1) as writer:  # one stem copy in flight: memory stays flat per track
 
             def write_stem(name: str, audio: np.ndarray) -> None:
                 # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.

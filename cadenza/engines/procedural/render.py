@@ -100,9 +100,9 @@ def render_track(track: Track, score: Score, renderer: Renderer, out: np.ndarray
         out[:] = synth.render_track(track, score, SAMPLE_RATE, frames, check)
     if track.synth == "highgain":
         out[:] = synth_voices.high_gain(out, SAMPLE_RATE)
-    out[:] = synth_voices.dc_block(out, SAMPLE_RATE)
+    synth_voices.dc_block(out, SAMPLE_RATE, out=out)
     if track.role in HARMONY_ROLES:  # nothing of theirs lives below 40 Hz: what is there is a step or a thump
-        out[:] = _high_pass(out)
+        _high_pass(out, out=out)
     if score.brightness and track.role != "vocal":
         tilt(out, score.brightness)
 
@@ -117,10 +117,10 @@ def _high_pass_sos() -> np.ndarray:
     return butter(2, 40.0, btype="highpass", fs=SAMPLE_RATE, output="sos")
 
 
-def _high_pass(audio: np.ndarray) -> np.ndarray:
-    from scipy.signal import sosfilt
+def _high_pass(audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    from cadenza.media.filters import sosfilt_into
 
-    return sosfilt(_high_pass_sos(), audio, axis=0).astype(np.float32)
+    return sosfilt_into(_high_pass_sos(), audio, out)
 
 
 def tilt(audio: np.ndarray, db_per_octave: float) -> None:
@@ -222,7 +222,8 @@ def render_song(
 
         room = 0.75 if score.bpm < 80 else 0.55
         effect = pedalboard.Reverb(room_size=room, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)
-        wet = np.ascontiguousarray(effect(np.ascontiguousarray(sends.T), SAMPLE_RATE).T)
+        wet = effect(sends, SAMPLE_RATE)  # (frames, channels) in and out: pedalboard reads the layout
+        del sends
         fade(wet)
         write_stem("reverb", wet)
         _accumulate(premix, wet)
@@ -238,10 +239,13 @@ def mixdown(stems: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def bus_compress(mix: np.ndarray) -> np.ndarray:
-    """Gentle glue compression on the master bus (the one non-linear step before mastering)."""
+    """Gentle glue compression on the master bus (the one non-linear step before mastering).
+
+    `mix` ((frames, 2) float32) is used as scratch: its DC-blocked copy is written over it.
+    """
     import pedalboard
 
     compressor = pedalboard.Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=15.0, release_ms=180.0)
     # The bus's DC blockers: before, and after, since gain riding an asymmetric wave (a saturated sub) shifts it.
-    squeezed = compressor(np.ascontiguousarray(synth_voices.dc_block(mix, SAMPLE_RATE).T), SAMPLE_RATE).T
-    return synth_voices.dc_block(squeezed, SAMPLE_RATE)
+    squeezed = compressor(synth_voices.dc_block(mix, SAMPLE_RATE, out=mix), SAMPLE_RATE)
+    return synth_voices.dc_block(squeezed, SAMPLE_RATE, out=squeezed)

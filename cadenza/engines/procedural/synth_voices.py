@@ -18,16 +18,17 @@ KITS = ("chip", "808")
 DC_CUTOFF_HZ = 5.0
 
 
-def dc_block(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """A one-pole DC blocker (high-pass at about 5 Hz) along the first axis.
+def dc_block(audio: np.ndarray, sample_rate: int, out: np.ndarray | None = None) -> np.ndarray:
+    """A one-pole DC blocker (high-pass at about 5 Hz) along the first axis, as float32 into `out`
+    (a new array when None; `audio` itself is fine).
 
-    Run as one second-order section: `sosfilt` does the same float64 arithmetic as `lfilter` for a
-    first-order filter (the same bytes out) in half the time.
+    Run as one second-order section, block by block: `sosfilt` does the same float64 arithmetic as
+    `lfilter` for a first-order filter (the same bytes out) in half the time.
     """
-    from scipy.signal import sosfilt
+    from cadenza.media.filters import sosfilt_into
 
     pole = 1.0 - 2 * np.pi * DC_CUTOFF_HZ / sample_rate
-    return sosfilt(np.array([[1.0, -1.0, 0.0, 1.0, -pole, 0.0]]), audio, axis=0).astype(np.float32)
+    return sosfilt_into(np.array([[1.0, -1.0, 0.0, 1.0, -pole, 0.0]]), audio, out)
 
 
 def _hz(pitch: float) -> float | np.ndarray:
