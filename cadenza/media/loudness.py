@@ -19,6 +19,7 @@ SILENCE_LUFS = -120.0
 MASTER_ITERATIONS = 8
 LOUDNESS_TOLERANCE_LU = 0.2
 LIMITER_BLOCK = 32
+LIMITER_CHUNK = 1 << 16
 
 
 def _as_frames(audio: np.ndarray) -> np.ndarray:
@@ -128,8 +129,9 @@ def true_peak_db(audio: np.ndarray, sample_rate: int) -> float:
     candidates = np.unique(
         np.clip(np.concatenate([candidates + d for d in range(taps // 2 - 1, taps // 2 + 2)]), 0, len(frames) - 1)
     )
-    padded = np.pad(frames, ((taps, 0), (0, 0)))
-    windows = padded[(candidates + taps)[:, None] - np.arange(taps)[None, :]]  # (candidate, tap, channel)
+    positions = candidates[:, None] - np.arange(taps)[None, :]  # frames before the song's start read as silence
+    windows = frames[np.maximum(positions, 0)]  # (candidate, tap, channel)
+    windows[positions < 0] = 0.0
     interpolated = np.swapaxes(windows, 1, 2) @ phases.T  # (candidate, channel, phase)
     return 20 * np.log10(max(peak, float(np.abs(interpolated).max())))
 
@@ -150,17 +152,26 @@ def limit(
     peaks = _frame_peaks(frames)
     if peaks.max() <= ceiling:
         return audio if in_place else audio.copy()
-    needed = np.minimum(np.float32(1.0), ceiling / np.maximum(peaks, np.float32(1e-12)))
+    needed = peaks  # computed over the peaks' own memory: a long song is not copied again
+    np.minimum(
+        np.float32(1.0), np.divide(ceiling, np.maximum(peaks, np.float32(1e-12), out=peaks), out=peaks), out=peaks
+    )
     blocks = -(-len(needed) // LIMITER_BLOCK)
-    padded = np.pad(needed, (0, blocks * LIMITER_BLOCK - len(needed)), constant_values=1.0)
-    block_needed = padded.reshape(blocks, LIMITER_BLOCK).min(axis=1)
+    whole = len(needed) // LIMITER_BLOCK * LIMITER_BLOCK
+    block_needed = needed[:whole].reshape(-1, LIMITER_BLOCK).min(axis=1)
+    if whole < len(needed):  # the last, shorter block (needed gains are at most 1, the old padding)
+        block_needed = np.append(block_needed, needed[whole:].min())
     spread = max(2, round(sample_rate * lookahead_ms / 1000 / LIMITER_BLOCK))
     held = minimum_filter1d(block_needed, size=2 * spread + 1, mode="nearest")
     smooth = uniform_filter1d(held, size=spread, mode="nearest")
     centres = np.arange(blocks) * LIMITER_BLOCK + LIMITER_BLOCK / 2
-    gain = np.interp(np.arange(len(needed), dtype=np.float32), centres, smooth).astype(np.float32)
-    np.minimum(gain, needed, out=gain)
-    result = np.multiply(frames, gain[:, None], out=frames if in_place else None)
+    result = frames if in_place else np.empty_like(frames)
+    for start in range(0, len(needed), LIMITER_CHUNK):  # the float64 interpolation one chunk at a time
+        stop = min(len(needed), start + LIMITER_CHUNK)
+        gain = np.interp(np.arange(start, stop).astype(np.float32), centres, smooth).astype(np.float32)
+        np.minimum(gain, needed[start:stop], out=gain)
+        for channel in range(frames.shape[1]):
+            np.multiply(frames[start:stop, channel], gain, out=result[start:stop, channel])
     return result if audio.ndim == 2 else result[:, 0]
 
 

@@ -152,9 +152,10 @@ class ProceduralEngine:
 
         # The master bus: glue compression, then loudness and true peak.
         ctx.progress(0.85, "master")
-        mastered, report = master(
-            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
-        )
+        bus = render.bus_compress(premix)
+        del premix  # not needed past the bus: its memory goes to the master's buffers
+        mastered, report = master(bus, render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db)
+        del bus
         ctx.check_cancelled()
 
         ctx.progress(0.95, "write")
