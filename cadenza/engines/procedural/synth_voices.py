@@ -27,8 +27,13 @@ def dc_block(audio: np.ndarray, sample_rate: int, out: np.ndarray | None = None)
     """
     from cadenza.media.filters import sosfilt_into
 
+    return sosfilt_into(dc_block_sos(sample_rate), audio, out)
+
+
+def dc_block_sos(sample_rate: int) -> np.ndarray:
+    """The DC blocker as one second-order section (for callers that filter block by block)."""
     pole = 1.0 - 2 * np.pi * DC_CUTOFF_HZ / sample_rate
-    return sosfilt_into(np.array([[1.0, -1.0, 0.0, 1.0, -pole, 0.0]]), audio, out)
+    return np.array([[1.0, -1.0, 0.0, 1.0, -pole, 0.0]])
 
 
 def _hz(pitch: float) -> float | np.ndarray:
