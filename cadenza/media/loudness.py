@@ -20,6 +20,7 @@ MASTER_ITERATIONS = 8
 LOUDNESS_TOLERANCE_LU = 0.2
 LIMITER_BLOCK = 32
 LIMITER_CHUNK = 1 << 16
+TRUE_PEAK_CANDIDATES = 1 << 14
 
 
 def _as_frames(audio: np.ndarray) -> np.ndarray:
@@ -30,8 +31,12 @@ def _frame_peaks(frames: np.ndarray) -> np.ndarray:
     """The largest magnitude of each frame across channels (`np.abs(frames).max(axis=1)`, which numpy
     reduces slowly over a short inner axis: channel by channel is about six times faster)."""
     peaks = np.abs(frames[:, 0])
+    scratch = np.empty(min(len(frames), LIMITER_CHUNK), dtype=peaks.dtype)
     for channel in range(1, frames.shape[1]):
-        np.maximum(peaks, np.abs(frames[:, channel]), out=peaks)
+        for start in range(0, len(frames), LIMITER_CHUNK):  # no song-long temporary for the other channels
+            stop = min(len(frames), start + LIMITER_CHUNK)
+            magnitude = np.abs(frames[start:stop, channel], out=scratch[: stop - start])
+            np.maximum(peaks[start:stop], magnitude, out=peaks[start:stop])
     return peaks
 
 
@@ -129,11 +134,15 @@ def true_peak_db(audio: np.ndarray, sample_rate: int) -> float:
     candidates = np.unique(
         np.clip(np.concatenate([candidates + d for d in range(taps // 2 - 1, taps // 2 + 2)]), 0, len(frames) - 1)
     )
-    positions = candidates[:, None] - np.arange(taps)[None, :]  # frames before the song's start read as silence
-    windows = frames[np.maximum(positions, 0)]  # (candidate, tap, channel)
-    windows[positions < 0] = 0.0
-    interpolated = np.swapaxes(windows, 1, 2) @ phases.T  # (candidate, channel, phase)
-    return 20 * np.log10(max(peak, float(np.abs(interpolated).max())))
+    between = 0.0
+    for first in range(0, len(candidates), TRUE_PEAK_CANDIDATES):  # a limited master has many: bound the windows
+        chosen = candidates[first : first + TRUE_PEAK_CANDIDATES]
+        positions = chosen[:, None] - np.arange(taps)[None, :]  # frames before the song's start read as silence
+        windows = frames[np.maximum(positions, 0)]  # (candidate, tap, channel)
+        windows[positions < 0] = 0.0
+        interpolated = np.swapaxes(windows, 1, 2) @ phases.T  # (candidate, channel, phase)
+        between = max(between, float(np.abs(interpolated).max()))
+    return 20 * np.log10(max(peak, between))
 
 
 def limit(
