@@ -23,7 +23,9 @@ FADE_OUT_SECONDS = 1.5
 FADE_IN_SECONDS = 0.005
 VINYL_LOOP_SECONDS = 7.3
 
-BLOCK_FRAMES = 1 << 16  # about 1.5 s: every stage after the instruments runs on blocks this long
+# About 1.5 s: every stage after the instruments runs on blocks this long. At least one synthesiser call
+# (CHUNK_SECONDS) and a multiple of SAXPY_FRAMES, so the sums' BLAS calls fall on the same frames whatever it is.
+BLOCK_FRAMES = 1 << 16
 
 Check = Callable[[], None]
 Emit = Callable[[np.ndarray], None]  # takes the next consecutive block of a stem
