@@ -141,9 +141,8 @@ def _play(track: Track, score: Score, renderer: Renderer, frames: int, emit: Emi
         render_track_soundfont(track, score, renderer.soundfont, whole, check, 27)  # a clean guitar to distort
     else:
         whole = synth.render_track(track, score, SAMPLE_RATE, frames, check)
-    whole = np.asarray(whole, dtype=np.float32)
     if track.synth == "highgain":
-        whole = synth_voices.high_gain(whole, SAMPLE_RATE)
+        whole = synth_voices.high_gain(np.asarray(whole, dtype=np.float32), SAMPLE_RATE)
     _emit_blocks(np.asarray(whole, dtype=np.float32), emit)
 
 
@@ -164,18 +163,18 @@ class _TrackChain:
         from scipy.signal import sosfilt
 
         self._sosfilt = sosfilt
-        self.filters = [[synth_voices.dc_block_sos(SAMPLE_RATE), None]]
+        sections = [synth_voices.dc_block_sos(SAMPLE_RATE)]
         if track.role in HARMONY_ROLES:  # nothing of theirs lives below 40 Hz: what is there is a step or a thump
-            self.filters.append([_high_pass_sos(), None])
+            sections.append(_high_pass_sos())
+        self.filters = [(sos, np.zeros((len(sos), 2, 2))) for sos in sections]  # (sections, filter state)
         self.tilt = _tilt_board(score.brightness) if score.brightness and track.role != "vocal" else None
         self.gains = _pan_gains(track.pan, track.gain_db)
         self.fades = _Fades(frames)
 
     def __call__(self, block: np.ndarray, start: int) -> None:
-        for stage in self.filters:
-            if stage[1] is None:
-                stage[1] = np.zeros((len(stage[0]), 2, block.shape[1]))
-            filtered, stage[1] = self._sosfilt(stage[0], block, axis=0, zi=stage[1])
+        for index, (sos, state) in enumerate(self.filters):
+            filtered, state = self._sosfilt(sos, block, axis=0, zi=state)
+            self.filters[index] = (sos, state)
             block[:] = filtered
         if self.tilt is not None:
             block[:] = self.tilt(block, SAMPLE_RATE, reset=False)
@@ -205,11 +204,6 @@ def _tilt_board(db_per_octave: float):
             pedalboard.HighShelfFilter(cutoff_frequency_hz=3000, gain_db=gain),
         ]
     )
-
-
-def tilt(audio: np.ndarray, db_per_octave: float) -> None:
-    """In place: the tilt of `_tilt_board` over a whole (frames, channels) buffer."""
-    audio[:] = _tilt_board(db_per_octave)(audio, SAMPLE_RATE)  # pedalboard reads the layout
 
 
 def _vinyl_loop(frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -261,11 +255,6 @@ class _Fades:
         tail = self.frames - len(self.curve)
         if stop > tail:
             block[max(0, tail - start) :] *= self.curve[max(0, start - tail) : stop - tail]
-
-
-def fade(audio: np.ndarray) -> None:
-    """In place: the song's fade-in and fade-out over a whole buffer."""
-    _Fades(len(audio))(audio, 0)
 
 
 SAXPY_FRAMES = 4096  # 8,192 floats a call: under OpenBLAS's 10,000 for splitting one call across threads
