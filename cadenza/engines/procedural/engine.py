@@ -155,7 +155,10 @@ class ProceduralEngine:
         # The master bus: glue compression, then loudness and true peak.
         ctx.progress(0.85, "master")
         mastered, report = master(
-            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
+            render.bus_compress(premix, in_place=True),
+            render.SAMPLE_RATE,
+            advanced.target_lufs,
+            advanced.true_peak_db,
         )
         ctx.check_cancelled()
 
@@ -359,7 +362,10 @@ class ProceduralEngine:
         base, operations = iterate.operations_of(source_recipe)
         advanced = _advanced(base["request"].get("advanced", {}))
         mastered, report = master(
-            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
+            render.bus_compress(premix, in_place=True),
+            render.SAMPLE_RATE,
+            advanced.target_lufs,
+            advanced.true_peak_db,
         )
         ctx.progress(0.95, "write")
 

@@ -375,9 +375,9 @@ def mixdown(stems: dict[str, np.ndarray]) -> np.ndarray:
     return total
 
 
-def bus_compress(mix: np.ndarray) -> np.ndarray:
-    """Gentle glue compression on the master bus (the one non-linear step before mastering), in place on
-    `mix` ((frames, 2) float32), block by block, which it returns."""
+def bus_compress(mix: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Gentle glue compression on the master bus (the one non-linear step before mastering), block by
+    block; `in_place` writes it over `mix` ((frames, 2) float32) instead of a copy."""
     import pedalboard
     from scipy.signal import sosfilt
 
@@ -385,6 +385,7 @@ def bus_compress(mix: np.ndarray) -> np.ndarray:
     # The bus's DC blockers: before, and after, since gain riding an asymmetric wave (a saturated sub) shifts it.
     blocker = synth_voices.dc_block_sos(SAMPLE_RATE)
     before, after = np.zeros((len(blocker), 2, 2)), np.zeros((len(blocker), 2, 2))
+    mix = mix if in_place else np.array(mix, dtype=np.float32)
     for start in range(0, len(mix), BLOCK_FRAMES):
         block = mix[start : start + BLOCK_FRAMES]
         filtered, before = sosfilt(blocker, block, axis=0, zi=before)
