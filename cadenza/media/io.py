@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,20 +43,28 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 def write_audio(path: Path, audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> Path:
     """Write (frames, channels) float audio; the format follows the suffix (wav, flac, mp3)."""
+    with audio_stream(path, sample_rate, audio.shape[1] if audio.ndim == 2 else 1, subtype) as write:
+        write(audio)
+    return path
+
+
+@contextmanager
+def audio_stream(
+    path: Path, sample_rate: int, channels: int, subtype: str | None = None
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """An audio file written block by block: the value takes consecutive (frames, channels) blocks; the
+    file appears at `path` only when the block ends without error (the same bytes as one whole write)."""
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in SUBTYPES:
         raise InputError(f"unsupported audio format {fmt!r}; accepted: {', '.join(SUBTYPES)}")
     subtype = subtype or SUBTYPES[fmt]
     with (
         atomic_path(path) as tmp,
-        sf.SoundFile(
-            tmp, "w", sample_rate, audio.shape[1] if audio.ndim == 2 else 1, subtype=subtype, format=fmt.upper()
-        ) as handle,
+        sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format=fmt.upper()) as handle,
     ):
         if subtype in ("FLOAT", "DOUBLE"):
             _without_peak_chunk(handle)
-        handle.write(np.asarray(audio, dtype=np.float32))
-    return path
+        yield lambda block: handle.write(np.asarray(block, dtype=np.float32))
 
 
 SFC_SET_ADD_PEAK_CHUNK = 0x1050
@@ -99,49 +107,3 @@ def sha256_file(path: Path) -> str:
 
 def mime_for(path: Path) -> str:
     return MIME.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
-
-
-class BackgroundWriter:
-    """Writes audio files on one background thread while the caller computes the next buffer.
-
-    libsndfile runs without the GIL, so on two cores writing overlaps rendering. Each submitted
-    buffer is copied (the caller may reuse its own); at most `pending` writes wait, bounding memory.
-    """
-
-    def __init__(self, pending: int = 2) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-        from threading import BoundedSemaphore
-
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadenza-writer")
-        self._slots = BoundedSemaphore(pending)
-        self._futures: list = []
-
-    def submit(self, path: Path, audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> Path:
-        self._slots.acquire()
-        copy = np.array(audio, dtype=np.float32, copy=True)
-
-        def write() -> Path:
-            try:
-                return write_audio(path, copy, sample_rate, subtype)
-            finally:
-                self._slots.release()
-
-        self._futures.append(self._pool.submit(write))
-        return path
-
-    def close(self) -> None:
-        """Wait for every write; re-raise the first failure."""
-        try:
-            for future in self._futures:
-                future.result()
-        finally:
-            self._pool.shutdown(wait=True)
-
-    def __enter__(self) -> BackgroundWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        else:
-            self.close()

@@ -60,3 +60,15 @@ def test_silence_is_left_alone() -> None:
     mastered, report = master(silence, RATE)
     assert not mastered.any()
     assert report.output_lufs == integrated_loudness(silence, RATE)
+
+
+def test_loudness_is_pyloudnorms_to_the_bit() -> None:
+    """The meter squares each filtered channel once, but must measure exactly what pyloudnorm measures
+    (mastering gains, and so the mastered bytes, follow from it)."""
+    rng = np.random.default_rng(4)
+    for frames, channels in ((RATE * 12, 2), (RATE * 3, 1), (int(0.4 * RATE) + 1, 2)):
+        ramp = np.linspace(0.0005, 0.6, frames, dtype=np.float32)[:, None]
+        audio = (rng.standard_normal((frames, channels)) * ramp).astype(np.float32)
+        audio[: frames // 3] *= 0.001  # a quiet stretch, so both gates drop blocks
+        expected = float(pyloudnorm.Meter(RATE).integrated_loudness(audio.copy()))
+        assert integrated_loudness(audio, RATE) == expected

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +32,7 @@ from cadenza.engines.procedural.score import Score
 from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import resolve_style
 from cadenza.errors import InputError
-from cadenza.media.io import BackgroundWriter, atomic_path, mime_for, write_audio
+from cadenza.media.io import atomic_path, audio_stream, mime_for, write_audio
 from cadenza.media.loudness import master
 from cadenza.media.memory import keep_freed_memory
 from cadenza.media.midi import MidiNote, MidiTrack, key_signature, write_midi
@@ -128,32 +130,35 @@ class ProceduralEngine:
         recipe: dict[str, Any],
         lyrics: list[LyricSection] | None = None,
     ) -> EngineOutput:
-        """Render every track to a stem (written while the next renders), master their sum, write it all."""
+        """Render every track to a stem (written block by block as it renders), master their sum, write the rest."""
         renderer = pick_renderer()
         ctx.progress(0.1, "render")
         stems: list[Artifact] = []
-        with BackgroundWriter() as writer:
 
-            def write_stem(name: str, audio: np.ndarray) -> None:
-                # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.
-                path = writer.submit(ctx.scratch / "stems" / f"{name}.wav", audio, render.SAMPLE_RATE, "FLOAT")
-                stems.append(
-                    Artifact(path, "stem", f"stem:{name}", "audio/wav", score.length_seconds, render.SAMPLE_RATE)
-                )
+        @contextmanager
+        def open_stem(name: str) -> Iterator[Callable[[np.ndarray], None]]:
+            # 32-bit float keeps the stems' sum equal to the pre-master mix to far below -100 dB.
+            path = ctx.scratch / "stems" / f"{name}.wav"
+            with audio_stream(path, render.SAMPLE_RATE, 2, "FLOAT") as write:
+                yield write
+            stems.append(Artifact(path, "stem", f"stem:{name}", "audio/wav", score.length_seconds, render.SAMPLE_RATE))
 
-            premix = render.render_song(
-                score,
-                renderer,
-                ctx.rng,
-                write_stem,
-                lambda f: ctx.progress(0.1 + 0.7 * f, "render"),
-                ctx.check_cancelled,
-            )
+        premix = render.stream_song(
+            score,
+            renderer,
+            ctx.rng,
+            open_stem,
+            lambda f: ctx.progress(0.1 + 0.7 * f, "render"),
+            ctx.check_cancelled,
+        )
 
         # The master bus: glue compression, then loudness and true peak.
         ctx.progress(0.85, "master")
         mastered, report = master(
-            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
+            render.bus_compress(premix, in_place=True),
+            render.SAMPLE_RATE,
+            advanced.target_lufs,
+            advanced.true_peak_db,
         )
         ctx.check_cancelled()
 
@@ -357,7 +362,10 @@ class ProceduralEngine:
         base, operations = iterate.operations_of(source_recipe)
         advanced = _advanced(base["request"].get("advanced", {}))
         mastered, report = master(
-            render.bus_compress(premix), render.SAMPLE_RATE, advanced.target_lufs, advanced.true_peak_db
+            render.bus_compress(premix, in_place=True),
+            render.SAMPLE_RATE,
+            advanced.target_lufs,
+            advanced.true_peak_db,
         )
         ctx.progress(0.95, "write")
 

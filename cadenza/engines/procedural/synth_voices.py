@@ -18,12 +18,22 @@ KITS = ("chip", "808")
 DC_CUTOFF_HZ = 5.0
 
 
-def dc_block(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """A one-pole DC blocker (high-pass at about 5 Hz) along the first axis."""
-    from scipy.signal import lfilter
+def dc_block(audio: np.ndarray, sample_rate: int, out: np.ndarray | None = None) -> np.ndarray:
+    """A one-pole DC blocker (high-pass at about 5 Hz) along the first axis, as float32 into `out`
+    (a new array when None; `audio` itself is fine).
 
+    Run as one second-order section, block by block: `sosfilt` does the same float64 arithmetic as
+    `lfilter` for a first-order filter (the same bytes out) in half the time.
+    """
+    from cadenza.media.filters import sosfilt_into
+
+    return sosfilt_into(dc_block_sos(sample_rate), audio, out)
+
+
+def dc_block_sos(sample_rate: int) -> np.ndarray:
+    """The DC blocker as one second-order section (for callers that filter block by block)."""
     pole = 1.0 - 2 * np.pi * DC_CUTOFF_HZ / sample_rate
-    return lfilter([1.0, -1.0], [1.0, -pole], audio, axis=0).astype(np.float32)
+    return np.array([[1.0, -1.0, 0.0, 1.0, -pole, 0.0]])
 
 
 def _hz(pitch: float) -> float | np.ndarray:

@@ -17,10 +17,11 @@ from cadenza.engines.base import RunContext
 from cadenza.engines.procedural import render
 from cadenza.engines.procedural.engine import ProceduralEngine
 from cadenza.engines.procedural.genres import GENRES
+from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.media.analysis import estimate_key, estimate_tempo
 from cadenza.media.loudness import master
 from cadenza.tasks import SHARP_NAMES, GenerateRequest
-from tests.conftest import SAMPLE_RATE, render_premix
+from tests.conftest import SAMPLE_RATE, compose_song, render_premix
 
 FIRST_GENRES = list(GENRES)[:17]
 # The onset tempo estimator hears these grooves at half, double or 2/3 of the written tempo (a half-time
@@ -137,3 +138,31 @@ def test_flac_and_mp3_mixes(tmp_path: Path, audio_format: str) -> None:
     assert files["mix"].suffix == f".{audio_format}"
     audio, rate = sf.read(files["mix"])
     assert rate == 44100 and abs(len(audio) / rate - 8.0) < 0.25
+
+
+@pytest.mark.parametrize(("genre", "seconds"), [("lofi", 9.0), ("heavy metal", 7.0)])
+def test_a_song_is_the_same_whatever_block_size_renders_it(
+    monkeypatch: pytest.MonkeyPatch, genre: str, seconds: float
+) -> None:
+    """Every stage after the instruments runs block by block with its state carried over, so the
+    block length must not change one bit of any stem or of the mix (lofi: SoundFont tracks, reverb and
+    vinyl; heavy metal: the high-gain guitars rendered whole, then streamed)."""
+    _style, score = compose_song(4, genre=genre, duration=seconds)
+
+    def rendered() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        stems: dict[str, np.ndarray] = {}
+        ctx = RunContext(seed=4, scratch=Path("/nonexistent"))
+        keep = stems.__setitem__
+        premix = render.render_song(
+            score, pick_renderer(), ctx.rng, lambda n, a: keep(n, a.copy()), lambda _: None, lambda: None
+        )
+        return premix, stems
+
+    premix, stems = rendered()
+    monkeypatch.setattr(render, "BLOCK_FRAMES", 6 * render.SAXPY_FRAMES)  # 24,576: other block edges
+    other_premix, other_stems = rendered()
+    assert {"reverb"} <= set(stems) and stems.keys() == other_stems.keys()
+    for name, audio in stems.items():
+        assert np.array_equal(audio, other_stems[name]), name
+    assert np.array_equal(premix, other_premix)
+    assert np.array_equal(render.bus_compress(premix), render.bus_compress(other_premix))
