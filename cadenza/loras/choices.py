@@ -153,11 +153,11 @@ def for_request(home: Path, engine: Any, request: Any) -> list[LoraFile]:
         raise InputError(f"engine {engine.name!r} takes adapters for {', '.join(tasks)} only, not {request.task}")
     target_of = getattr(engine, "lora_target", None)
     target = target_of(request) if target_of is not None and engine_families(engine) else None
+    check = getattr(engine, "check_loras", None)  # an engine's own rules on kinds of adapter (IC-LoRA),
+    if check is not None:  # first: "an IC-LoRA for LTX-2 on an LTX-Video model" says more than a layer mismatch
+        check(request, resolve_loras(home, engine, request.advanced, None))
     files = resolve_loras(home, engine, request.advanced, target)
-    check = getattr(engine, "check_loras", None)  # an engine's own rules on kinds of adapter (IC-LoRA)
-    if check is not None:
-        check(request, files)
-    elif any(f.kind != "lora" for f in files):
+    if check is None and any(f.kind != "lora" for f in files):
         odd = next(f for f in files if f.kind != "lora")
         raise InputError(
             f"adapter {odd.name!r} is an IC-LoRA (it follows a control video); engine {engine.name!r} applies plain "

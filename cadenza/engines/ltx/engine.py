@@ -272,7 +272,9 @@ class LtxEngine(NeuralEngine):
         def family_condition(**fields: Any) -> Any:
             return condition(loaded.family, **fields)
 
-        conditions = self._conditions(request.task, inputs, shape, advanced, family_condition, loaded.family)
+        conditions = None
+        if in_context is None:  # an IC-LoRA's video follows the control's tokens, not the source's pixels
+            conditions = self._conditions(request.task, inputs, shape, advanced, family_condition, loaded.family)
         # the adapters go onto the base pipeline's transformer, which every mode's pipeline shares
         with attached_pipeline(loaded.base, ctx.loras):
             result: Any
