@@ -27,12 +27,12 @@ from tests.engines.tiny_models import tiny_ltx2, tiny_ltx_video
 from tests.loras.adapters import make_adapter, synthetic_adapter
 
 pytestmark = pytest.mark.slow
-WIDTH, HEIGHT, FRAMES, FPS = 96, 64, 17, 24
+WIDTH, HEIGHT, FRAMES, FPS, STEPS = 96, 64, 9, 24, 2
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
 def write_video(path: Path, frame: Any) -> Path:
-    """A 17-frame clip at 24 fps whose frame i is `frame(i)`, (HEIGHT, WIDTH, 3) uint8."""
+    """A 9-frame clip at 24 fps whose frame i is `frame(i)`, (HEIGHT, WIDTH, 3) uint8."""
     with VideoWriter(path, WIDTH, HEIGHT, FPS) as video:
         for index in range(FRAMES):
             video.write(frame(index))
@@ -81,7 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         name: studio.upload_file(write_video(root / f"{name}.mp4", frame)).id
         for name, frame in (("source", source), ("square", square), ("stripes", stripes))
     }
-    return {"root": root, "model": model, "other": other, "studio": studio, "store": store, **uploads}
+    return {"root": root, "model": model, "other": other, "studio": studio, "store": store, "runs": {}, **uploads}
 
 
 def style_input(world: dict[str, Any], control: str | None, loras: list[tuple[str, float]], **advanced: Any):
@@ -90,7 +90,7 @@ def style_input(world: dict[str, Any], control: str | None, loras: list[tuple[st
     if control:
         fields["control"] = world[control]
     chosen = [{"name": name, "weight": weight} for name, weight in loras]
-    fields["advanced"] = {"model": str(advanced.pop("model", world["model"])), **advanced}
+    fields["advanced"] = {"model": str(advanced.pop("model", world["model"])), "steps": STEPS, **advanced}
     if chosen:
         fields["advanced"]["loras"] = chosen
     return fields
@@ -105,7 +105,13 @@ def run(studio: JobService, task: str, fields: dict[str, Any]) -> tuple[np.ndarr
 
 
 def style(world: dict[str, Any], control: str | None, loras: list[tuple[str, float]], **advanced: Any):
-    return run(world["studio"], "style", style_input(world, control, loras, **advanced))
+    """A style job's decoded frames and its record; the same request twice in this module runs once (the
+    tests that need a second run, a replay or a job after another, call `run`)."""
+    fields = style_input(world, control, loras, **advanced)
+    key = json.dumps(fields, sort_keys=True)
+    if key not in world["runs"]:
+        world["runs"][key] = run(world["studio"], "style", fields)
+    return world["runs"][key]
 
 
 def test_an_ic_lora_is_known_by_its_metadata_its_name_or_what_the_person_says(tmp_path: Path) -> None:
@@ -133,7 +139,7 @@ def test_the_control_video_steers_the_frames(world: dict[str, Any]) -> None:
     following_stripes, _ = style(world, "stripes", [("pose", 1.0)])
     plain_style, _ = style(world, None, [])  # no adapter: LTX-2 conditioned on the source's own pixels
     assert following_square.shape == (FRAMES, HEIGHT, WIDTH, 3)
-    assert np.abs(following_square - following_stripes).mean() > 1.0  # on the 0-255 scale
+    assert np.abs(following_square - following_stripes).mean() > 1.0  # on the 0-255 scale; measured 3.9
     assert np.abs(following_square - plain_style).mean() > 1.0
     recipe = done.recipe["in_context"]
     assert recipe["pipeline"] == "LTX2InContextPipeline" and recipe["adapter"] == "pose"
@@ -158,7 +164,7 @@ def direct_in_context(world: dict[str, Any], path: Path) -> np.ndarray:
     frames = pipeline(
         prompt="a dancer in the rain", negative_prompt=None, num_frames=FRAMES, frame_rate=FPS, guidance_scale=1.0,
         generator=torch.Generator().manual_seed(4), max_sequence_length=64, width=WIDTH, height=HEIGHT,
-        num_inference_steps=4, output_type="np", reference_conditions=[LTX2ReferenceCondition(control, 1.0)],
+        num_inference_steps=STEPS, output_type="np", reference_conditions=[LTX2ReferenceCondition(control, 1.0)],
         reference_downscale_factor=1,
     ).frames[0]  # fmt: skip
     with VideoWriter(path, WIDTH, HEIGHT, FPS, preset="fast") as video:
@@ -171,9 +177,9 @@ def test_weight_zero_is_the_plain_in_context_model_and_a_job_after_it_is_plain_a
     before, _ = style(world, None, [])
     off, _ = style(world, "square", [("pose", 0.0)])
     on, _ = style(world, "square", [("pose", 1.0)])
-    after, _ = style(world, None, [])
+    after, _ = run(world["studio"], "style", style_input(world, None, []))
     peer = direct_in_context(world, world["root"] / "peer.mp4")
-    assert np.abs(off - peer).mean() < 0.05 and np.abs(on - peer).mean() > 1.0
+    assert np.array_equal(off, peer) and np.abs(on - peer).mean() > 1.0  # measured: 0 and 14 (0-255 scale)
     assert np.array_equal(after, before)  # the IC-LoRA came off the cached pipeline
 
 
@@ -231,7 +237,7 @@ def test_the_cli_runs_an_ic_lora_style_job(world: dict[str, Any], tmp_path: Path
     command = [sys.executable, "-m", "cadenza", "video", "style", world["source"], "--control", world["stripes"],
                "--lora", "pose:1", "--engine", "ltx", "--model", str(world["model"]), "--prompt",
                "a dancer in the rain", "--width", str(WIDTH), "--height", str(HEIGHT), "--seed", "4", "--preset",
-               "fast", "--out", str(tmp_path), "--json"]  # fmt: skip
+               "fast", "--advanced", json.dumps({"steps": STEPS}), "--out", str(tmp_path), "--json"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "CADENZA_HOME": str(home)})  # fmt: skip
     assert result.returncode == 0, result.stderr + result.stdout
