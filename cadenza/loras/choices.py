@@ -76,7 +76,9 @@ def adapter_support(engine: Any) -> str | None:
     """What `cadenza engines` says about an engine and adapters (None: nothing worth saying)."""
     families = engine_families(engine)
     if families:
-        return "adapters: " + ", ".join(FAMILY_LABELS[f].split(" ", 1)[1] for f in families) + " (--lora)"
+        extra = getattr(engine, "lora_extra", "")  # what else it does with adapters (ltx: IC-LoRA)
+        labels = ", ".join(FAMILY_LABELS[f].split(" ", 1)[1] for f in families)
+        return f"adapters: {labels} (--lora){f'; {extra}' if extra else ''}"
     return getattr(engine, "lora_note", None)
 
 

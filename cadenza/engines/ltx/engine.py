@@ -92,6 +92,7 @@ class LtxEngine(NeuralEngine):
     default_model = DEFAULT_MODEL
     lora_families = ("ltx",)
     lora_weights = ("transformer", "")  # adapters attach to the video transformer
+    lora_extra = "IC-LoRA on style with an LTX-2 model and a control video (--control)"
     budgeted = True  # the estimate is the job's time budget; a timeout or OOM is retried once
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
