@@ -58,20 +58,27 @@ def classify(info: AdapterInfo, filename: str, *, kind: str | None = None, contr
         raise InputError(f"kind {kind!r} is not a kind of adapter; accepted: {', '.join(KINDS)}")
     if control is not None and not _CONTROL.match(control):
         raise InputError(f"control {control!r} is not a control type; use {CONTROL_RULE}")
+    if kind == "lora":
+        if control:
+            raise InputError(f"control {control!r} is for an IC-LoRA, and this adapter was added as a plain LoRA")
+        return InContext()
     words = " ".join([filename.lower(), *(info.metadata.get(key, "").lower() for key in _METADATA_TEXT)])
     factor = _downscale(info.metadata, filename)
     said = kind or ("ic-lora" if factor is not None or _IC_WORDS.search(words) or control else "lora")
     if said == "lora":
         return InContext()
+    why = (
+        "" if kind or control else f" (its {'metadata' if factor else 'name'} says IC-LoRA; add it with --plain if not)"
+    )
     if info.family != "ltx":
         label = FAMILY_LABELS.get(info.family or "", "an adapter of another model")
         raise InputError(
-            f"{filename} looks like {label}, not an IC-LoRA: IC-LoRAs are LTX-2 transformer adapters (engine ltx)"
+            f"{filename} looks like {label}, not an IC-LoRA: IC-LoRAs are LTX-2 transformer adapters (engine ltx)" + why
         )
     if info.base_model not in (None, "ltx-2", "ltx-video-13b or ltx-2"):
         raise InputError(
             f"{filename} looks made for {info.base_model} (width {info.width}), but IC-LoRAs are for LTX-2, whose "
-            "in-context pipeline is the only one that reads a control video"
+            f"in-context pipeline is the only one that reads a control video{why}"
         )
     info.base_model = "ltx-2"
     found = control or next((c for c in CONTROLS if re.search(rf"(^|[^a-z]){c}([^a-z]|$)", words)), None)

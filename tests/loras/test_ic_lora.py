@@ -123,6 +123,7 @@ def test_an_ic_lora_is_known_by_its_metadata_its_name_or_what_the_person_says(tm
     named = synthetic_adapter(tmp_path / "ltx-2-19b-ic-lora-depth-control.safetensors", ltx2, seed=1)
     record = store.add(named)
     assert (record.kind, record.control, record.reference_downscale_factor) == ("ic-lora", "depth", 1)
+    assert store.add(named, name="not-ic", kind="lora").kind == "lora"  # --plain: the name was wrong
     plain = synthetic_adapter(tmp_path / "film-grain.safetensors", ltx2, seed=2)
     assert store.add(plain).kind == "lora"
     assert store.add(plain, name="grain-ic", control="pose").kind == "ic-lora"  # the person says so
@@ -132,6 +133,16 @@ def test_an_ic_lora_is_known_by_its_metadata_its_name_or_what_the_person_says(tm
     odd = synthetic_adapter(tmp_path / "odd.safetensors", ltx2, metadata={"reference_downscale_factor": "1.5"})
     with pytest.raises(InputError, match=r"reference_downscale_factor='1\.5'.*whole number from 1 to 8"):
         store.add(odd)
+
+    def cadenza(*args: str) -> subprocess.CompletedProcess:
+        environment = {**os.environ, "CADENZA_HOME": str(tmp_path / "cli-home"), "COLUMNS": "200"}
+        return subprocess.run([sys.executable, "-m", "cadenza", *args], capture_output=True, text=True, env=environment)
+
+    added = cadenza("loras", "add", str(plain), "--name", "walk", "--control", "pose", "--json")
+    assert added.returncode == 0, added.stderr
+    assert (json.loads(added.stdout)["kind"], json.loads(added.stdout)["control"]) == ("ic-lora", "pose")
+    listed = cadenza("loras", "list")
+    assert "ic-lora (pose)" in listed.stdout + listed.stderr  # the table goes to the console (stderr)
 
 
 def test_the_control_video_steers_the_frames(world: dict[str, Any]) -> None:
