@@ -216,19 +216,18 @@ class LtxEngine(NeuralEngine):
             shape = resolve_shape(request, round_shape=advanced.round_shape)
         resolved = resolve(advanced.model, self.name)
         device = pick_device(ctx.device)
+        in_context = in_context_adapter(ctx.loras)
+        if in_context is not None:  # an IC-LoRA's rules and its control video, before the model loads
+            self.check_loras(request, ctx.loras)
+            source = ctx.source("control")
+            control = control_frames(source.path, source.name, in_context, shape.width, shape.height, shape.frames)
 
         # 2. load
         ctx.progress(0.02, "load")
         loaded = self._load(resolved, device, ctx.low_memory)
         ctx.check_cancelled()
-        in_context = in_context_adapter(ctx.loras)
-        if in_context is not None:  # the control video replaces the source's pixels as what the video follows
-            self.check_loras(request, ctx.loras)
-            source = ctx.source("control")
-            control = control_frames(source.path, source.name, in_context, shape.width, shape.height, shape.frames)
-            inputs = {"audio": self._soundtrack(ctx)}
-        else:
-            inputs = self._inputs(request, ctx, shape)
+        # with an IC-LoRA the control video, not the source's pixels, is what the video follows
+        inputs = self._inputs(request, ctx, shape) if in_context is None else {"audio": self._soundtrack(ctx)}
         upsampler, upsample_note = None, "not used by this preset"
         if preset.upsample:
             if loaded.family != "ltx":
