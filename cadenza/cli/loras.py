@@ -65,7 +65,7 @@ def add(
 def list_loras(
     engine: Annotated[str | None, typer.Option(help="Only adapters for this engine")] = None, as_json: Json = False
 ) -> None:
-    """Stored adapters: name, engine, base model, rank, triggers."""
+    """Stored adapters: name, engine (and kind: IC-LoRAs say their control), base model, rank, triggers."""
     records = _store().list(engine)
     if as_json:
         emit_json({"items": [r.model_dump(mode="json") for r in records]})
@@ -73,19 +73,12 @@ def list_loras(
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for column in ("name", "engine", "kind", "base model", "rank", "layers", "triggers", "sha256"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "engine", "base model", "rank", "layers", "triggers", "sha256"):
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
     for r in records:
-        kind = f"ic-lora ({r.control})" if r.kind == "ic-lora" and r.control else r.kind
+        engine = r.family if r.kind == "lora" else f"{r.family} ic-lora ({r.control or 'control'})"
         table.add_row(
-            r.name,
-            r.family,
-            kind,
-            r.base_model or "-",
-            str(r.rank),
-            str(r.layers),
-            ", ".join(r.triggers),
-            r.sha256[:12],
+            r.name, engine, r.base_model or "-", str(r.rank), str(r.layers), ", ".join(r.triggers), r.sha256[:12]
         )
     console.print(table if records else "no adapters yet: cadenza loras add FILE")
 
