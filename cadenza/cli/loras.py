@@ -33,16 +33,28 @@ def add(
         str | None, typer.Option(help="musicgen, stable_audio or ltx, when the file cannot tell (both DiTs)")
     ] = None,
     trigger: Annotated[str | None, typer.Option(help="Trigger words, comma-separated")] = None,
+    ic_lora: Annotated[
+        bool | None,
+        typer.Option(
+            "--ic-lora/--plain",
+            help="An LTX-2 IC-LoRA that follows a control video, or a plain LoRA; default: from its metadata and name",
+        ),
+    ] = None,
+    control: Annotated[
+        str | None, typer.Option(help="An IC-LoRA's control type: depth, pose, canny, union ... (implies --ic-lora)")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Check an adapter (header only), store it under its sha256 and record what it fits."""
+    kind = None if ic_lora is None else ("ic-lora" if ic_lora else "lora")
     with domain_errors(as_json):
-        record = _store().add(file, name=name, engine=engine, trigger=trigger)
+        record = _store().add(file, name=name, engine=engine, trigger=trigger, kind=kind, control=control)
     if as_json:
         emit_json(record.model_dump(mode="json"))
         return
+    in_context = f" IC-LoRA ({record.control or 'control'} video)" if record.kind == "ic-lora" else ""
     console.print(
-        f"[bold green]added[/] {record.name}: {record.family}"
+        f"[bold green]added[/] {record.name}: {record.family}{in_context}"
         f"{f' ({record.base_model})' if record.base_model else ''}, {record.layers} layers, rank {record.rank}, "
         f"sha256 {record.sha256[:12]}",
         highlight=False,
@@ -53,7 +65,7 @@ def add(
 def list_loras(
     engine: Annotated[str | None, typer.Option(help="Only adapters for this engine")] = None, as_json: Json = False
 ) -> None:
-    """Stored adapters: name, engine, base model, rank, triggers."""
+    """Stored adapters: name, engine (and kind: IC-LoRAs say their control), base model, rank, triggers."""
     records = _store().list(engine)
     if as_json:
         emit_json({"items": [r.model_dump(mode="json") for r in records]})
@@ -62,10 +74,11 @@ def list_loras(
 
     table = Table(header_style="bold")
     for column in ("name", "engine", "base model", "rank", "layers", "triggers", "sha256"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
     for r in records:
+        engine = r.family if r.kind == "lora" else f"{r.family} ic-lora ({r.control or 'control'})"
         table.add_row(
-            r.name, r.family, r.base_model or "-", str(r.rank), str(r.layers), ", ".join(r.triggers), r.sha256[:12]
+            r.name, engine, r.base_model or "-", str(r.rank), str(r.layers), ", ".join(r.triggers), r.sha256[:12]
         )
     console.print(table if records else "no adapters yet: cadenza loras add FILE")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cadenza.cli.common import ADVANCED_HELP, advanced_fields, console, domain_errors
+from cadenza.cli.common import ADVANCED_HELP, Loras, advanced_fields, console, domain_errors
 
 app = typer.Typer(
     help="Make videos: titles, camera moves, music videos, keyframe motion, restyled clips.",
@@ -40,7 +40,7 @@ def _run(task: str, refs: dict[str, str | None], options: dict[str, Any]) -> Non
         for name in ("prompt", "duration", "frames", "fps", "width", "height", "seed", "preset")
         if options.get(name) not in (None, "")
     }
-    if chosen := advanced_fields(options["advanced"], options["model"], as_json):
+    if chosen := advanced_fields(options["advanced"], options["model"], as_json, options.get("lora")):
         fields["advanced"] = chosen
     for name, value in refs.items():
         if value:
@@ -100,6 +100,7 @@ def t2v(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -123,6 +124,7 @@ def i2v(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -146,6 +148,7 @@ def a2v(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -169,6 +172,7 @@ def lipsync(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -192,6 +196,7 @@ def keyframe(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
@@ -203,6 +208,10 @@ def keyframe(
 @app.command("style")
 def style(
     video: Annotated[str, typer.Argument(help=f"The source video. {Ref}")],
+    control: Annotated[
+        str | None,
+        Option(help=f"A control video (depth, pose, edges) for an IC-LoRA given with --lora, engine ltx. {Ref}"),
+    ] = None,
     prompt: Annotated[str, Option(help="The look: cartoon, pencil, noir, vintage, warm, cool, teal, grain")] = "",
     duration: Duration = None,
     frames: Frames = None,
@@ -214,9 +223,10 @@ def style(
     engine: Engine = None,
     model: Model = None,
     advanced: Advanced = None,
+    lora: Loras = None,
     out: Out = Path("cadenza-out"),
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Restyle a video by the prompt; its frame count and sound are kept."""
-    _run("style", {"video": video}, locals())
+    _run("style", {"video": video, "control": control}, locals())

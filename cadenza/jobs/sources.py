@@ -24,6 +24,7 @@ SOURCE_KINDS: dict[str, str] = {
     "first_frame": "image",
     "last_frame": "image",
     "video": "video",
+    "control": "video",  # the control video an IC-LoRA follows (style with engine ltx)
 }
 SOURCE_FIELDS = tuple(SOURCE_KINDS)
 # artifact kinds that can stand for each kind of input

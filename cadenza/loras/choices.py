@@ -60,6 +60,9 @@ class LoraFile:
     info: AdapterInfo
     layers: dict[str, str]  # adapter layer name -> module name in the adapted module
     filename: str = ""  # the name it was added from (a remote server may hold it under that name)
+    kind: str = "lora"  # or ic-lora (cadenza.loras.incontext)
+    control: str | None = None
+    reference_downscale_factor: int = 1
 
 
 def engine_families(engine: Any) -> tuple[str, ...]:
@@ -73,7 +76,9 @@ def adapter_support(engine: Any) -> str | None:
     """What `cadenza engines` says about an engine and adapters (None: nothing worth saying)."""
     families = engine_families(engine)
     if families:
-        return "adapters: " + ", ".join(FAMILY_LABELS[f].split(" ", 1)[1] for f in families) + " (--lora)"
+        extra = getattr(engine, "lora_extra", "")  # what else it does with adapters (ltx: IC-LoRA)
+        labels = ", ".join(FAMILY_LABELS[f].split(" ", 1)[1] for f in families)
+        return f"adapters: {labels} (--lora){f'; {extra}' if extra else ''}"
     return getattr(engine, "lora_note", None)
 
 
@@ -128,7 +133,11 @@ def resolve_loras(home: Path, engine: Any, advanced: dict[str, Any], target: Lor
         if record.alpha is not None:  # a PEFT folder's config; a per-layer alpha in the file still wins
             info.layers = {k: replace(v, alpha=v.alpha or record.alpha) for k, v in info.layers.items()}
         mapping = layer_map(choice.name, info, layers, target.model_id) if layers is not None else {}
-        resolved.append(LoraFile(choice.name, record.sha256, choice.weight, path, info, mapping, record.filename))
+        kind = {"kind": record.kind, "control": record.control}
+        kind["reference_downscale_factor"] = record.reference_downscale_factor  # type: ignore[assignment]
+        resolved.append(
+            LoraFile(choice.name, record.sha256, choice.weight, path, info, mapping, record.filename, **kind)
+        )
     return resolved
 
 
@@ -146,4 +155,14 @@ def for_request(home: Path, engine: Any, request: Any) -> list[LoraFile]:
         raise InputError(f"engine {engine.name!r} takes adapters for {', '.join(tasks)} only, not {request.task}")
     target_of = getattr(engine, "lora_target", None)
     target = target_of(request) if target_of is not None and engine_families(engine) else None
-    return resolve_loras(home, engine, request.advanced, target)
+    check = getattr(engine, "check_loras", None)  # an engine's own rules on kinds of adapter (IC-LoRA),
+    if check is not None:  # first: "an IC-LoRA for LTX-2 on an LTX-Video model" says more than a layer mismatch
+        check(request, resolve_loras(home, engine, request.advanced, None))
+    files = resolve_loras(home, engine, request.advanced, target)
+    if check is None and any(f.kind != "lora" for f in files):
+        odd = next(f for f in files if f.kind != "lora")
+        raise InputError(
+            f"adapter {odd.name!r} is an IC-LoRA (it follows a control video); engine {engine.name!r} applies plain "
+            "LoRAs only; IC-LoRAs run on engine 'ltx' with an LTX-2 model (task style with a control video)"
+        )
+    return files

@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from cadenza.errors import Conflict, InputError, NotFound
+from cadenza.loras.incontext import classify
 from cadenza.loras.inspect import inspect_adapter
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -49,6 +50,9 @@ class LoraRecord(BaseModel):
     filename: str
     added_at: datetime
     alpha: float | None = None  # from a PEFT folder's adapter_config.json (a single file carries its own)
+    kind: str = "lora"  # lora, or ic-lora: an LTX-2 in-context adapter that follows a control video
+    control: str | None = None  # an IC-LoRA's control type (depth, pose, canny ...), when known
+    reference_downscale_factor: int = 1  # an IC-LoRA reads its control video at 1/factor of the output size
     metadata: dict[str, str] = {}
 
 
@@ -115,8 +119,11 @@ class LoraStore:
         engine: str | None = None,
         trigger: str | None = None,
         filename: str | None = None,
+        kind: str | None = None,
+        control: str | None = None,
     ) -> LoraRecord:
-        """Check the file (header only), copy it in under its sha256 and record it under `name`.
+        """Check the file (header only), copy it in under its sha256 and record it under `name`. `kind`
+        (lora or ic-lora) and `control` say what the file cannot (see `cadenza.loras.incontext`).
 
         Adding the same file under the same name again returns the existing record.
         """
@@ -130,6 +137,7 @@ class LoraStore:
         if not NAME.match(name):
             raise InputError(f"adapter name {name!r} is not valid; use {NAME_RULE}")
         info = inspect_adapter(path, shown_name=filename, engine=engine, trigger=trigger)
+        in_context = classify(info, filename, kind=kind, control=control)
         digest = sha256_of(path)
         record = LoraRecord(
             name=name,
@@ -139,6 +147,9 @@ class LoraStore:
             added_at=datetime.now(UTC),
             alpha=alpha,
             metadata={k: v[:500] for k, v in list(info.metadata.items())[:50]},
+            kind=in_context.kind,
+            control=in_context.control,
+            reference_downscale_factor=in_context.reference_downscale_factor,
             **info.summary(),  # type: ignore[arg-type]
         )
         with self._locked():

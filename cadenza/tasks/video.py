@@ -106,6 +106,11 @@ class StyleRequest(VideoRequest):
 
     task: Literal["style"] = "style"
     video: VideoRef
+    control: VideoRef | None = Field(
+        None,
+        description="A control video (depth, pose or edge maps) that an IC-LoRA adapter makes the result follow "
+        "(engine ltx with an LTX-2 model); the source still gives the timing and the sound",
+    )
     prompt: str = Field(..., min_length=1, max_length=2000, description="The look, e.g. 'pencil sketch' or 'cartoon'")
 
 

@@ -17,6 +17,14 @@ from cadenza.ui.panel import error_html
 
 COLUMNS = ["Name", "Engine", "Base model", "Rank", "Triggers", "sha256"]
 ENGINE_CHOICES = [("from the file", ""), ("musicgen", "musicgen"), ("stable_audio", "stable_audio"), ("ltx", "ltx")]
+KIND_CHOICES = [("from the file", ""), ("LoRA", "lora"), ("IC-LoRA (follows a control video)", "ic-lora")]
+
+
+def _base(record: Any) -> str:
+    """The base model, and for an IC-LoRA the control video it follows."""
+    if record.kind != "ic-lora":
+        return record.base_model or ""
+    return f"{record.base_model or 'ltx-2'}, IC-LoRA ({record.control or 'control'} video)"
 
 
 def adapter_sliders(service: JobService | None, engine_name: str, values: gr.State) -> None:
@@ -35,7 +43,7 @@ def adapter_sliders(service: JobService | None, engine_name: str, values: gr.Sta
         return
     gr.Markdown("Adapters (LoRA): 0 leaves one out, 1 applies it as trained.", elem_classes="cz-note")
     for record in records:
-        hint = ", ".join(filter(None, [record.base_model, f"rank {record.rank}", " ".join(record.triggers)]))
+        hint = ", ".join(filter(None, [_base(record), f"rank {record.rank}", " ".join(record.triggers)]))
         slider = gr.Slider(0, 2, value=0, step=0.05, label=record.name, info=hint, elem_id=f"cz-lora-{record.name}")
 
         def remember(weight: float, current: dict[str, Any], name: str = record.name) -> dict[str, Any]:
@@ -62,6 +70,11 @@ class LorasTab:
                 self.name = gr.Textbox(label="Name", placeholder="from the file name", elem_id="cz-loras-name")
                 self.engine = gr.Dropdown(ENGINE_CHOICES, value="", label="Engine", elem_id="cz-loras-engine")
                 self.trigger = gr.Textbox(label="Trigger words", placeholder="optional", elem_id="cz-loras-trigger")
+            with gr.Row():
+                self.kind = gr.Dropdown(KIND_CHOICES, value="", label="Kind", elem_id="cz-loras-kind")
+                self.control = gr.Textbox(
+                    label="IC-LoRA control", placeholder="depth, pose, canny ... (optional)", elem_id="cz-loras-control"
+                )
             self.add = gr.Button("Add adapter", variant="primary", elem_id="cz-loras-add")
             self.table = gr.Dataframe(headers=COLUMNS, value=self.rows(), interactive=False, elem_id="cz-loras-table")
             with gr.Row():
@@ -71,8 +84,7 @@ class LorasTab:
 
     def rows(self) -> list[list[Any]]:
         return [
-            [r.name, r.family, r.base_model or "", str(r.rank), ", ".join(r.triggers), r.sha256[:12]]
-            for r in self.store.list()
+            [r.name, r.family, _base(r), str(r.rank), ", ".join(r.triggers), r.sha256[:12]] for r in self.store.list()
         ]
 
     def names(self) -> list[str]:
@@ -84,11 +96,12 @@ class LorasTab:
     def wire(self, _view: object = None) -> None:
         outputs = [self.table, self.chosen, self.error, self.file]
 
-        def add(file: str | None, name: str, engine: str, trigger: str) -> dict[Any, Any]:
+        def add(file: str | None, name: str, engine: str, trigger: str, kind: str, control: str) -> dict[Any, Any]:
             if not file:
                 return {self.error: error_html("choose a .safetensors adapter file first")}
             try:
-                self.store.add(Path(file), name=name or None, engine=engine or None, trigger=trigger or None)
+                self.store.add(Path(file), name=name or None, engine=engine or None, trigger=trigger or None,
+                               kind=kind or None, control=control.strip() or None)  # fmt: skip
             except CadenzaError as error:  # a refused file is of no further use: clear it for the next one
                 return {self.error: error_html(error), self.file: None}
             return self.refreshed() | {self.file: None}
@@ -102,6 +115,6 @@ class LorasTab:
                 return {self.error: error_html(error)}
             return self.refreshed()
 
-        self.add.click(add, [self.file, self.name, self.engine, self.trigger], outputs)
+        self.add.click(add, [self.file, self.name, self.engine, self.trigger, self.kind, self.control], outputs)
         self.delete.click(delete, self.chosen, outputs)
         self.tab.select(lambda: self.refreshed(), None, outputs)

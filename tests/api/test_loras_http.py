@@ -65,3 +65,27 @@ def test_a_job_naming_an_adapter_on_an_engine_without_adapters_is_a_422(small_ca
                "input": {"prompt": "x", "advanced": {"loras": [{"name": "choir", "weight": 0.5}]}}}  # fmt: skip
         refused = http.post("/api/v1/jobs", json=job)
         assert refused.status_code == 422 and "takes no adapters" in refused.json()["error"]["message"]
+
+
+def test_an_ic_lora_is_uploaded_with_its_kind_and_control(small_cap: Server, tmp_path: Path) -> None:
+    """An LTX-2 transformer adapter said to be an IC-LoRA that follows depth videos; a MusicGen one is refused."""
+    ltx2 = {f"transformer_blocks.0.{part}.to_q": (16, 16) for part in ("attn1", "audio_attn1")}
+    file = synthetic_adapter(tmp_path / "depth.safetensors", ltx2)
+    with small_cap.client() as http:
+        created = http.post(
+            "/api/v1/loras",
+            files={"file": ("depth.safetensors", file.read_bytes())},
+            data={"name": "depth", "kind": "ic-lora", "control": "depth"},
+        )
+        assert created.status_code == 201, created.text
+        record = created.json()
+        assert (record["kind"], record["control"], record["base_model"]) == ("ic-lora", "depth", "ltx-2")
+        assert record["reference_downscale_factor"] == 1
+        music = synthetic_adapter(tmp_path / "choir.safetensors", musicgen_layers(1024, blocks=1))
+        refused = http.post(
+            "/api/v1/loras", files={"file": ("choir.safetensors", music.read_bytes())}, data={"kind": "ic-lora"}
+        )
+        assert refused.status_code == 422 and "not an IC-LoRA" in refused.json()["error"]["message"]
+        odd = http.post("/api/v1/loras", files={"file": ("d.safetensors", file.read_bytes())}, data={"kind": "ic"})
+        assert odd.status_code == 422 and "accepted: lora, ic-lora" in odd.json()["error"]["message"]
+        assert http.delete("/api/v1/loras/depth").status_code == 204

@@ -31,7 +31,7 @@ MODE_FILES = {
     "a2v": ["audio", "image"],
     "lipsync": ["image", "audio"],
     "keyframe": ["first-frame", "last-frame"],
-    "style": ["video"],
+    "style": ["video", "control"],
 }
 TITLES = {"t2v": "Text to video", "i2v": "Image to video", "a2v": "Music video", "lipsync": "Lip sync"}
 TITLES |= {"keyframe": "Keyframes", "style": "Restyle"}
@@ -78,7 +78,7 @@ def test_every_mode_shows_its_own_inputs_and_an_estimate(browser, studio: Server
     open_video(page)
     for task, files in MODE_FILES.items():
         pick_mode(page, task)
-        for field in ("image", "audio", "first-frame", "last-frame", "video"):
+        for field in ("image", "audio", "first-frame", "last-frame", "video", "control"):
             shown = page.locator(f"#cz-video-{field}").is_visible()
             assert shown == (field in files), f"{task}: {field} {'hidden' if field in files else 'shown'}"
         engine = page.locator("#cz-video-engine input").first.input_value()

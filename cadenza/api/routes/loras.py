@@ -34,12 +34,21 @@ async def add_lora(
     name: Annotated[str | None, Form()] = None,
     engine: Annotated[str | None, Form()] = None,
     trigger: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form(description="lora or ic-lora; default: from the file")] = None,
+    control: Annotated[str | None, Form(description="An IC-LoRA's control type: depth, pose, canny ...")] = None,
 ) -> dict[str, Any]:
     """Upload a .safetensors adapter (at most CADENZA_MAX_UPLOAD_MB); its header is checked before it is kept."""
     async with received(file, settings.home, ".lora-incoming-", settings.max_upload_mb, "adapter") as temporary:
         filename = os.path.basename(file.filename or "adapter.safetensors") or "adapter.safetensors"
         record = await run_in_threadpool(
-            store.add, temporary, name=name or None, engine=engine or None, trigger=trigger, filename=filename
+            store.add,
+            temporary,
+            name=name or None,
+            engine=engine or None,
+            trigger=trigger,
+            filename=filename,
+            kind=kind or None,
+            control=control or None,
         )
     return record.model_dump(mode="json")
 

@@ -31,8 +31,8 @@ from cadenza.engines.ltx.shapes import (
     resolve_shape,
 )
 from cadenza.engines.neural import NeuralEngine
-from cadenza.errors import EngineUnavailable
-from cadenza.loras.choices import LoraChoice, loras_field
+from cadenza.errors import EngineUnavailable, InputError
+from cadenza.loras.choices import LoraChoice, LoraFile, loras_field
 from cadenza.models.resolve import ResolvedModel, resolve
 from cadenza.tasks import TaskRequest
 
@@ -60,6 +60,9 @@ class LtxAdvanced(BaseModel):
     round_shape: bool = Field(False, description="Round a size or frame count to LTX's rules instead of refusing")
     time_budget_s: float | None = Field(
         None, gt=0, le=MAX_BUDGET, description="The job's time budget; default: the estimate"
+    )
+    control_strength: float = Field(
+        1.0, ge=0.0, le=1.0, description="IC-LoRA: how clean the control video looks to the model (1: fully clean)"
     )
     loras: list[LoraChoice] = loras_field()
 
@@ -89,6 +92,7 @@ class LtxEngine(NeuralEngine):
     default_model = DEFAULT_MODEL
     lora_families = ("ltx",)
     lora_weights = ("transformer", "")  # adapters attach to the video transformer
+    lora_extra = "IC-LoRA on style with an LTX-2 model and a control video (--control)"
     budgeted = True  # the estimate is the job's time budget; a timeout or OOM is retried once
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
@@ -109,6 +113,21 @@ class LtxEngine(NeuralEngine):
         advanced = LtxAdvanced.model_validate(request.advanced)
         if request.task != "style":
             resolve_shape(request, round_shape=advanced.round_shape)
+        if getattr(request, "control", None) and not advanced.loras:
+            raise InputError(
+                "control: a control video is followed only by an IC-LoRA adapter; add one with --lora NAME "
+                "(cadenza loras list shows each adapter's kind)"
+            )
+
+    def check_loras(self, request: TaskRequest, loras: list[LoraFile]) -> None:
+        """An IC-LoRA's rules (task style, a control video, an LTX-2 model), before anything loads."""
+        from cadenza.engines.ltx.incontext import check
+        from cadenza.engines.ltx.pipelines import family_of
+
+        def model_family() -> str:
+            return family_of(resolve(str(LtxAdvanced.model_validate(request.advanced).model), self.name).path)
+
+        check(request, loras, model_family)
 
     def estimate_seconds(self, request: TaskRequest) -> float:
         advanced = LtxAdvanced.model_validate(request.advanced)
@@ -137,7 +156,7 @@ class LtxEngine(NeuralEngine):
 
     def _inputs(self, request: TaskRequest, ctx: RunContext, shape: Shape) -> dict[str, Any]:
         """The task's pictures, read and fitted to the output size."""
-        from cadenza.media.video import probe, read_frames, read_image
+        from cadenza.media.video import read_frames, read_image
 
         size = (shape.width, shape.height)
         if request.task == "i2v":
@@ -149,8 +168,16 @@ class LtxEngine(NeuralEngine):
         if request.task == "style":
             source = ctx.source("video")
             frames = [_to_pil(f) for f in read_frames(source.path, size=size, limit=shape.frames)]
-            return {"video": frames, "audio": source.path if probe(source.path).has_audio else None}
+            return {"video": frames, "audio": self._soundtrack(ctx)}
         return {}
+
+    @staticmethod
+    def _soundtrack(ctx: RunContext) -> Path | None:
+        """The source video's file when it has sound, which the output keeps."""
+        from cadenza.media.video import probe
+
+        source = ctx.source("video")
+        return source.path if probe(source.path).has_audio else None
 
     def _style_shape(self, request: TaskRequest, ctx: RunContext, advanced: LtxAdvanced) -> Shape:
         """style keeps the source's timing: its fps and length (cut to the longest 8k+1 it holds)."""
@@ -174,7 +201,8 @@ class LtxEngine(NeuralEngine):
         import torch
 
         from cadenza.engines.devices import dtype_for, pick_device
-        from cadenza.engines.ltx.pipelines import FAMILIES, condition, load_upsampler
+        from cadenza.engines.ltx.incontext import control_frames, in_context_adapter
+        from cadenza.engines.ltx.pipelines import FAMILIES, condition, load_upsampler, reference
         from cadenza.loras.apply import attached_pipeline
 
         # 1. check inputs and shape
@@ -188,12 +216,18 @@ class LtxEngine(NeuralEngine):
             shape = resolve_shape(request, round_shape=advanced.round_shape)
         resolved = resolve(advanced.model, self.name)
         device = pick_device(ctx.device)
+        in_context = in_context_adapter(ctx.loras)
+        if in_context is not None:  # an IC-LoRA's rules and its control video, before the model loads
+            self.check_loras(request, ctx.loras)
+            source = ctx.source("control")
+            control = control_frames(source.path, source.name, in_context, shape.width, shape.height, shape.frames)
 
         # 2. load
         ctx.progress(0.02, "load")
         loaded = self._load(resolved, device, ctx.low_memory)
         ctx.check_cancelled()
-        inputs = self._inputs(request, ctx, shape)
+        # with an IC-LoRA the control video, not the source's pixels, is what the video follows
+        inputs = self._inputs(request, ctx, shape) if in_context is None else {"audio": self._soundtrack(ctx)}
         upsampler, upsample_note = None, "not used by this preset"
         if preset.upsample:
             if loaded.family != "ltx":
@@ -238,11 +272,20 @@ class LtxEngine(NeuralEngine):
         def family_condition(**fields: Any) -> Any:
             return condition(loaded.family, **fields)
 
-        conditions = self._conditions(request.task, inputs, shape, advanced, family_condition, loaded.family)
+        conditions = None
+        if in_context is None:  # an IC-LoRA's video follows the control's tokens, not the source's pixels
+            conditions = self._conditions(request.task, inputs, shape, advanced, family_condition, loaded.family)
         # the adapters go onto the base pipeline's transformer, which every mode's pipeline shares
         with attached_pipeline(loaded.base, ctx.loras):
             result: Any
-            if upsampler is None:
+            if in_context is not None:
+                pipeline = loaded.for_mode("in_context")
+                result = pipeline(
+                    width=shape.width, height=shape.height, num_inference_steps=steps, output_type="np",
+                    reference_conditions=[reference(control.frames, advanced.control_strength)],
+                    reference_downscale_factor=in_context.reference_downscale_factor, **common,
+                )  # fmt: skip
+            elif upsampler is None:
                 kind = {"t2v": "t2v", "i2v": "i2v"}.get(request.task, "condition")
                 pipeline = loaded.for_mode(kind)
                 extra = {"image": inputs["image"]} if kind == "i2v" else {}
@@ -293,8 +336,11 @@ class LtxEngine(NeuralEngine):
             "upsample": upsample_note,
             "audio_seconds": audio_seconds,
             "shape": shape.recipe() | {"width": int(width), "height": int(height)},
-            "request": request.model_dump(mode="json") | {"seed": ctx.seed, "advanced": _parameters(advanced)},
+            "request": request.model_dump(mode="json")
+            | {"seed": ctx.seed, "advanced": _parameters(advanced, in_context is not None)},
         }
+        if in_context is not None:
+            recipe["in_context"] = control.recipe | {"strength": advanced.control_strength}
         return self._publish(frames, shape.fps, soundtrack, audio_path, sample_rate, request.preset, recipe, ctx)
 
     # -- helpers of run ---------------------------------------------------------------------------------
@@ -359,11 +405,14 @@ class LtxEngine(NeuralEngine):
         return EngineOutput(artifacts, recipe)
 
 
-def _parameters(advanced: LtxAdvanced) -> dict[str, Any]:
-    """The advanced parameters for the recipe; a run without adapters records none."""
+def _parameters(advanced: LtxAdvanced, in_context: bool) -> dict[str, Any]:
+    """The advanced parameters for the recipe; a run without adapters records none, nor one without an
+    IC-LoRA a control strength (so plain recipes stay as they were)."""
     parameters = advanced.model_dump()
     if not parameters.get("loras"):
         parameters.pop("loras", None)
+    if not in_context:
+        parameters.pop("control_strength", None)
     return parameters
 
 

@@ -42,12 +42,17 @@ class Loaded:
     tiling: bool
 
     def for_mode(self, kind: str) -> Any:
-        """The pipeline class of `kind` (t2v, i2v, condition) sharing the base's weights."""
+        """The pipeline class of `kind` (t2v, i2v, condition; in_context for LTX-2) sharing the base's weights."""
         import diffusers
 
         names = {
             "ltx": {"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "condition": "LTXConditionPipeline"},
-            "ltx2": {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline", "condition": "LTX2ConditionPipeline"},
+            "ltx2": {
+                "t2v": "LTX2Pipeline",
+                "i2v": "LTX2ImageToVideoPipeline",
+                "condition": "LTX2ConditionPipeline",
+                "in_context": "LTX2InContextPipeline",
+            },
         }[self.family]
         cls = getattr(diffusers, names[kind])
         if type(self.base) is cls:
@@ -97,3 +102,10 @@ def condition(family: str, image: Any = None, video: Any = None, frame_index: in
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
     return LTXVideoCondition(image=image, video=video, frame_index=frame_index, strength=strength)
+
+
+def reference(frames: list[Any], strength: float) -> Any:
+    """An IC-LoRA's control video as LTX-2's in-context pipeline takes it."""
+    from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+
+    return LTX2ReferenceCondition(frames=frames, strength=strength)

@@ -44,7 +44,8 @@ MODES = [
     ),
     VideoMode("keyframe", "Keyframes", "The motion from a first frame to a last frame.", ("first_frame", "last_frame")),
     VideoMode(
-        "style", "Restyle", "A video redrawn in a look named by the prompt; its timing and sound kept.", ("video",)
+        "style", "Restyle", "A video redrawn in a look named by the prompt; its timing and sound kept.",
+        ("video", "control"), ("control",),
     ),
 ]  # fmt: skip
 MODES_BY_TASK = {mode.task: mode for mode in MODES}
@@ -55,6 +56,7 @@ FILE_FIELDS = {
     "last_frame": ("Last frame", "image", "an image"),
     "audio": ("Audio", "audio", "an audio file"),
     "video": ("Source video", "video", "a video"),
+    "control": ("Control video for an IC-LoRA (depth, pose, edges; engine ltx)", "video", "a video"),
 }
 DRAWER = "document.getElementById('cz-video-drawer')"
 CLOSE_DRAWER = f"(...inputs) => {{ {DRAWER}?.classList.remove('cz-open'); return inputs; }}"
