@@ -63,6 +63,14 @@ class MotionEngine:
         cost = FRAME_COST.get(task, 1 / 30) * PRESET_FACTOR.get(getattr(request, "preset", "balanced"), 1.0)
         return round(min(3600.0, max(2.0, 1.0 + frames * scale * cost)), 1)
 
+    def check_request(self, request: TaskRequest) -> None:
+        """A control video is for an IC-LoRA on ltx; taking it here and ignoring it would surprise."""
+        if getattr(request, "control", None):
+            raise InputError(
+                "control: the motion engine does not follow a control video; a control video is followed by an "
+                "IC-LoRA adapter on engine 'ltx' with an LTX-2 model (--engine ltx --lora NAME)"
+            )
+
     def run(self, request: TaskRequest, ctx: RunContext) -> EngineOutput:
         """Render the request's video into ctx.scratch: video.mp4, poster.png and recipe.json."""
         task = request.task  # type: ignore[attr-defined]

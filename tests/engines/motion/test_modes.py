@@ -104,3 +104,11 @@ def test_same_seed_same_frames_other_seed_other_background(tmp_path: Path) -> No
     assert not np.array_equal(one, other)
     # the title is there: bright text pixels in the middle of the last frame
     assert (one[-1, H // 3 : 2 * H // 3].min(axis=2) > 220).sum() > 100
+
+
+def test_style_refuses_a_control_video_it_would_ignore() -> None:
+    from cadenza.engines import registry
+
+    request = StyleRequest(video="v", control="c", prompt="pencil sketch")
+    with pytest.raises(InputError, match="does not follow a control video.*engine 'ltx'"):
+        registry.check(registry.load("motion"), "style", request)
