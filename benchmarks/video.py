@@ -16,8 +16,8 @@ from pathlib import Path
 from benchmarks.common import machine, write_section
 
 SECONDS = float(os.environ.get("CADENZA_BENCH_VIDEO_SECONDS", "180"))
-PEERS = os.environ.get("CADENZA_BENCH_VIDEO_PEERS", "showwaves,showspectrum").split(",")
-PRESETS = os.environ.get("CADENZA_BENCH_VIDEO_PRESETS", "fast,balanced").split(",")
+PEERS = [p for p in os.environ.get("CADENZA_BENCH_VIDEO_PEERS", "showwaves,showspectrum").split(",") if p]
+PRESETS = [p for p in os.environ.get("CADENZA_BENCH_VIDEO_PRESETS", "fast,balanced").split(",") if p]
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 FILTERS = {
     "showwaves": f"showwaves=s={WIDTH}x{HEIGHT}:mode=line:rate={FPS}",
