@@ -180,6 +180,7 @@ class VideoWriter:
         audio: Path | None = None,
         preset: str = "balanced",
         crf: int = 20,
+        x264_params: str = "",
     ) -> None:
         import av
 
@@ -190,6 +191,8 @@ class VideoWriter:
         self.video = self.container.add_stream("libx264", rate=Fraction(fps))
         self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
         self.video.options = {"crf": str(crf), "preset": X264_PRESETS.get(preset, preset)}
+        if x264_params:  # x264's own overrides on top of its preset, e.g. "cabac=1:deblock=1,0,0"
+            self.video.options["x264-params"] = x264_params
         self.video.thread_type = "AUTO"
         self.video.codec_context.time_base = Fraction(1, fps)
         self._audio_in = None

@@ -34,7 +34,9 @@ ADVANCED: dict[str, tuple[str, str]] = {
 }
 # Seconds per 720p frame on this class of machine (2 cores), per mode, before the preset factor.
 FRAME_COST = {"a2v": 1 / 110, "i2v": 1 / 60, "keyframe": 1 / 12, "style": 1 / 20, "t2v": 1 / 70}
-PRESET_FACTOR = {"fast": 0.8, "balanced": 1.0, "quality": 1.5}
+# CPU of a 20 s a2v render per preset against balanced (x264 settings in output.X264): fast 0.83,
+# quality 2.5; drawing costs the same in every preset, so modes that draw more differ less.
+PRESET_FACTOR = {"fast": 0.85, "balanced": 1.0, "quality": 2.0}
 
 
 class MotionEngine:

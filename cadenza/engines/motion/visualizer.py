@@ -32,6 +32,7 @@ PALETTES = {
     "ocean": ((30, 140, 255), (60, 255, 200)),
     "mono": ((235, 235, 235), (150, 150, 150)),
 }
+ZOOM_CACHE_BYTES = 64 * 1024 * 1024
 PALETTE_WORDS = {
     "sunset": ("sunset", "warm", "fire", "orange", "red"),
     "ocean": ("ocean", "sea", "blue", "cool", "rain", "night"),
@@ -112,6 +113,10 @@ def frames(
     count = len(features.level)
     captions = caption_index(lyrics, fps, count) if lyrics else np.full(count, -1)
     masks: dict[int, list[Overlay]] = {}
+    # The pulse takes one value per frame since the last beat, so the zoomed backdrops repeat: each is
+    # warped once and kept (a few dozen at most; past the memory cap the rest are warped every frame).
+    zoomed: dict[float, np.ndarray] = {}
+    keep = max(8, ZOOM_CACHE_BYTES // base.nbytes)
     canvas = np.empty((h, w, 3), np.uint8)
     centre = (w / 2, h / 2)
     for index in range(count):
@@ -119,10 +124,14 @@ def frames(
         level = float(features.level[index])
         # 1. The backdrop, zoomed and brightened on the beat.
         zoom = 1.0 + 0.06 * pulse + (0.03 * pulse if features.downbeat[index] else 0.0)
-        matrix = cv2.getRotationMatrix2D(centre, 0.0, zoom)
-        cv2.warpAffine(base, matrix, (w, h), dst=canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        backdrop = zoomed.get(zoom)
+        if backdrop is None:
+            matrix = cv2.getRotationMatrix2D(centre, 0.0, zoom)
+            backdrop = cv2.warpAffine(base, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            if len(zoomed) < keep:
+                zoomed[zoom] = backdrop
         gain = 0.55 + 0.25 * level + 0.45 * pulse
-        cv2.convertScaleAbs(canvas, dst=canvas, alpha=gain, beta=0)
+        cv2.convertScaleAbs(backdrop, dst=canvas, alpha=gain, beta=0)
         # 2. The look.
         spectrum = features.spectrum[index]
         if look == "ring":
