@@ -110,5 +110,5 @@ def test_style_refuses_a_control_video_it_would_ignore() -> None:
     from cadenza.engines import registry
 
     request = StyleRequest(video="v", control="c", prompt="pencil sketch")
-    with pytest.raises(InputError, match="does not follow a control video.*engine 'ltx'"):
+    with pytest.raises(InputError, match=r"does not follow a control video.*engine 'ltx'"):
         registry.check(registry.load("motion"), "style", request)
