@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from functools import cache
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 BLOCK_SECONDS = 0.4
 OVERSAMPLING, OVERSAMPLING_HALF_TAPS = 4, 40  # the filter resample_poly designs
@@ -91,6 +90,8 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: 
     padded = np.pad(needed, (0, blocks * LIMITER_BLOCK - len(needed)), constant_values=1.0)
     block_needed = padded.reshape(blocks, LIMITER_BLOCK).min(axis=1)
     spread = max(2, round(sample_rate * lookahead_ms / 1000 / LIMITER_BLOCK))
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d  # here, not at start: ~0.3 s of imports
+
     held = minimum_filter1d(block_needed, size=2 * spread + 1, mode="nearest")
     smooth = uniform_filter1d(held, size=spread, mode="nearest")
     centres = np.arange(blocks) * LIMITER_BLOCK + LIMITER_BLOCK / 2

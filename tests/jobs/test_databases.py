@@ -6,11 +6,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect
+import pytest
+from sqlalchemy import inspect, text
 
 from cadenza.config import Settings
 from cadenza.jobs import worker
-from cadenza.jobs.db import engine_for, ensure_schema, schema_revision, upgrade
+from cadenza.jobs.db import SchemaOutOfDate, engine_for, ensure_schema, head_revision, schema_revision, upgrade
 from cadenza.jobs.service import JobService
 from cadenza.jobs.store import Store
 
@@ -30,6 +31,20 @@ def test_migrations_build_the_schema_from_an_empty_database(tmp_path: Path, data
     tables = set(inspect(engine_for(url)).get_table_names())
     assert {"jobs", "artifacts", "uploads", "workers", "alembic_version"} <= tables
     assert upgrade(url) == head  # a second upgrade is a no-op
+
+
+def test_the_quick_schema_check_agrees_with_alembic(tmp_path: Path, database_url: str | None) -> None:
+    """The start-up check reads the head from the migration files and the stamp with one SELECT: it must
+    say what Alembic says, create an empty database, pass a current one and refuse an older one."""
+    url = Settings(home=tmp_path, database_url=database_url).database
+    ensure_schema(url)  # empty: migrated
+    current, alembic_head = schema_revision(url)
+    assert head_revision() == alembic_head == current
+    ensure_schema(url)  # current: nothing to do
+    with engine_for(url).begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+    with pytest.raises(SchemaOutOfDate, match=r"0000_older.*cadenza db upgrade"):
+        ensure_schema(url)
 
 
 def test_json_and_timestamps_read_back_the_same(tmp_path: Path, database_url: str | None) -> None:
