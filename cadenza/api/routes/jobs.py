@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from cadenza.api.contract import SUBMIT_ERRORS
 from cadenza.api.deps import ServiceDep
-from cadenza.jobs.models import FINISHED, Job
+from cadenza.api.events import JobState, JobWatcher
+from cadenza.jobs.models import Job
 from cadenza.jobs.schemas import JobCreate, JobList, JobPublic, job_public
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-EVENT_POLL_SECONDS = 0.2
 KEEPALIVE_SECONDS = 15.0
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -36,7 +36,7 @@ def submit(
         idempotency_key=idempotency_key,
         strict=True,
     )
-    return job_public(service.get(job.id))
+    return job_public(job)  # the row as inserted: reading it back would only cost a query
 
 
 @router.get("", response_model=JobList)
@@ -54,8 +54,11 @@ def history(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def get_job(job_id: str, service: ServiceDep) -> JobPublic:
-    return job_public(service.get(job_id))
+async def get_job(job_id: str, service: ServiceDep) -> JobPublic:
+    # A local SQLite read (WAL: readers never wait for the writer) takes less than a hop to a thread.
+    if service.store.local:
+        return job_public(service.get(job_id))
+    return job_public(await run_in_threadpool(service.get, job_id))
 
 
 def existing_job(job_id: str, service: ServiceDep) -> Job:
@@ -64,31 +67,29 @@ def existing_job(job_id: str, service: ServiceDep) -> Job:
 
 
 @router.get("/{job_id}/events", response_class=EventSourceResponse)
-async def events(
-    job_id: str, job: Annotated[Job, Depends(existing_job)], service: ServiceDep, request: Request
-) -> AsyncIterator[ServerSentEvent]:
+async def events(job: Annotated[Job, Depends(existing_job)], request: Request) -> AsyncIterator[ServerSentEvent]:
     """`status` and `progress` events as they happen, then `completed` carrying the job."""
-    last: tuple[str, float, str] | None = None
-    quiet = 0.0
-    while True:
-        public = job_public(job)
-        if last is None or public.status != last[0]:
-            yield ServerSentEvent(event="status", data=public.status)
-        if last is None or (public.progress, public.stage) != (last[1], last[2]):
-            yield ServerSentEvent(event="progress", data={"value": public.progress, "stage": public.stage})
-            quiet = 0.0
-        if public.status in FINISHED:
-            yield ServerSentEvent(event="completed", data=public.model_dump(mode="json"))
-            return
-        last = (public.status, public.progress, public.stage)
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(EVENT_POLL_SECONDS)
-        quiet += EVENT_POLL_SECONDS
-        if quiet >= KEEPALIVE_SECONDS:  # proxies drop silent streams; a comment keeps this one open
-            yield ServerSentEvent(comment="keep-alive")
-            quiet = 0.0
-        job = await asyncio.to_thread(service.get, job_id)
+    watcher: JobWatcher = request.app.state.job_watcher
+    async with watcher.watch(job) as watch:
+        state: JobState | None = watch.state
+        last: JobState | None = None
+        while True:
+            if state is None:  # quiet for KEEPALIVE_SECONDS: proxies drop silent streams
+                if await request.is_disconnected():
+                    return
+                yield ServerSentEvent(comment="keep-alive")
+            else:
+                if state.status == "deleted":
+                    return
+                if last is None or state.status != last.status:
+                    yield ServerSentEvent(event="status", data=state.status)
+                if last is None or (state.progress, state.stage) != (last.progress, last.stage):
+                    yield ServerSentEvent(event="progress", data={"value": state.progress, "stage": state.stage})
+                if state.job is not None:
+                    yield ServerSentEvent(event="completed", data=job_public(state.job).model_dump(mode="json"))
+                    return
+                last = state
+            state = await watch.next(KEEPALIVE_SECONDS)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
