@@ -113,7 +113,7 @@ class LocalConsumer:
     def _work(self) -> None:
         while (job_id := self.feed.take(self.stopped)) is not None:
             try:
-                worker.run_job(self.settings, self.store, job_id)
+                worker.run_job(self.settings, self.store, job_id, report=False)
             except Exception:  # run_job records every engine failure; this is the record itself failing
                 log.exception("running job %s failed", job_id)
 
@@ -270,7 +270,7 @@ def make_queue(settings: Settings, engines: Sequence[str] = ()) -> JobQueue:
             if engine not in queue.engines:  # cannot happen through the lists; never run what we lack
                 queue.enqueue(job_id, engine)
                 return
-        worker.run_job(settings, store, job_id)
+        worker.run_job(settings, store, job_id, report=False)
 
     queue.task = run_job
     return queue

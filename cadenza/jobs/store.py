@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cadenza.errors import NotFound, QueueFull
 from cadenza.jobs.db import sessions
@@ -146,22 +147,31 @@ class Store:
         return session.scalar(select(func.count()).select_from(Job).where(Job.status == status)) or 0
 
     def claim(self, job_id: str, worker_id: str) -> Job | None:
-        """queued -> running for exactly one worker; None when the job is gone, cancelled or taken."""
+        """queued -> running for exactly one worker; None when the job is gone, cancelled or taken.
+
+        One statement where the database can return the updated row (SQLite 3.35+, PostgreSQL); a job
+        being claimed has no artifacts yet."""
         now = utcnow()
+        claim = (
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued", Job.attempts < Job.max_attempts)
+            .values(
+                status="running",
+                worker_id=worker_id,
+                attempts=Job.attempts + 1,
+                started_at=now,
+                heartbeat_at=now,
+                stage="starting",
+                progress=0.0,
+            )
+        )
         with self.sessions.begin() as session:
-            claimed = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == "queued", Job.attempts < Job.max_attempts)
-                .values(
-                    status="running",
-                    worker_id=worker_id,
-                    attempts=Job.attempts + 1,
-                    started_at=now,
-                    heartbeat_at=now,
-                    stage="starting",
-                    progress=0.0,
-                )
-            ).rowcount
+            if session.get_bind().dialect.update_returning:
+                job = session.scalars(claim.returning(Job).execution_options(synchronize_session=False)).one_or_none()
+                if job is not None:
+                    set_committed_value(job, "artifacts", [])
+                return job
+            claimed = session.execute(claim).rowcount
         return self.get_job(job_id) if claimed else None
 
     def heartbeat(self, job_id: str, worker_id: str, progress: float, stage: str) -> bool:
