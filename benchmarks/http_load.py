@@ -5,6 +5,7 @@ generator takes little of the two cores (no wrk here), and it is the same for Ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from urllib.parse import urlsplit
@@ -66,31 +67,39 @@ async def closed_loop(url: str, paths: list[str], clients: int, seconds: float) 
     return latencies, errors
 
 
-async def open_streams(url: str, paths: list[str], count: int) -> tuple[list[asyncio.Task], dict[str, int]]:
-    """`count` SSE connections kept reading in the background; returns their tasks and a tally of the
-    events received (`events`) and streams that got their answer's head (`open`)."""
+async def hold_streams(url: str, paths: list[str], count: int, seconds: float) -> dict[str, int]:
+    """`count` SSE connections read for `seconds` after all have opened; prints `open` once they have.
+    Returns how many opened and the events received after that. Run it in its own process
+    (`python -m benchmarks.http_load streams ...`), so reading the streams does not delay the client
+    that measures latency."""
     parts = urlsplit(url)
     tally = {"open": 0, "events": 0}
+    all_open = asyncio.Event()
 
     async def stream(path: str) -> None:
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=1 << 20)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n\r\n".encode())
         await writer.drain()
         await reader.readuntil(b"\r\n\r\n")
         tally["open"] += 1
+        if tally["open"] == count:
+            all_open.set()
         try:
-            while line := await reader.readline():
-                if line.startswith(b"event:"):
-                    tally["events"] += 1
+            while chunk := await reader.read(65536):
+                if all_open.is_set():
+                    tally["events"] += chunk.count(b"event:")
         finally:
             writer.close()
 
     tasks = [asyncio.create_task(stream(paths[i % len(paths)])) for i in range(count)]
-    for _ in range(600):
-        if tally["open"] >= count or any(t.done() for t in tasks):
-            break
-        await asyncio.sleep(0.05)
-    return tasks, tally
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_open.wait(), 120)
+    print("open", tally["open"], flush=True)
+    await asyncio.sleep(seconds)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return tally
 
 
 def summary(latencies: list[float], seconds: float) -> dict[str, float]:
@@ -102,8 +111,12 @@ def summary(latencies: list[float], seconds: float) -> dict[str, float]:
     return {"requests_per_second": len(latencies) / seconds, "p50_ms": at(50), "p99_ms": at(99)}
 
 
-if __name__ == "__main__":  # a quick manual check: python -m benchmarks.http_load URL PATH
+if __name__ == "__main__":  # python -m benchmarks.http_load streams URL SECONDS COUNT PATH...
     import sys
 
-    lat, bad = asyncio.run(closed_loop(sys.argv[1], [sys.argv[2]], 50, 3.0))
-    print(json.dumps(summary(lat, 3.0) | {"errors": bad}))
+    if sys.argv[1] == "streams":
+        result = asyncio.run(hold_streams(sys.argv[2], sys.argv[5:], int(sys.argv[4]), float(sys.argv[3])))
+        print(json.dumps(result), flush=True)
+    else:  # python -m benchmarks.http_load URL PATH: a quick check of one route
+        lat, bad = asyncio.run(closed_loop(sys.argv[1], [sys.argv[2]], 50, 3.0))
+        print(json.dumps(summary(lat, 3.0) | {"errors": bad}))

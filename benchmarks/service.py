@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import machine, median, percentile, write_section
-from benchmarks.http_load import closed_loop, minimal_app_source, open_streams, summary
+from benchmarks.http_load import closed_loop, minimal_app_source, summary
 
 BURST = 500
 CLIENTS = 50
@@ -105,18 +105,19 @@ def events_effect(client: httpx.Client, base: str, paths: list[str]) -> dict[str
             time.sleep(0.05)
     quiet = reads(base, paths, 10)
 
-    async def with_streams() -> tuple[list[float], dict[str, int], float]:
-        tasks, tally = await open_streams(base, [f"/api/v1/jobs/{j}/events" for j in held], STREAMS)
-        await asyncio.sleep(1.0)
-        events_before = tally["events"]
-        latencies, _ = await closed_loop(base, paths, 10, READ_SECONDS)
-        rate = (tally["events"] - events_before) / READ_SECONDS
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        return latencies, tally, rate
-
-    latencies, tally, rate = asyncio.run(with_streams())
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.http_load", "streams", base, str(READ_SECONDS + 2), str(STREAMS)]
+        + [f"/api/v1/jobs/{job_id}/events" for job_id in held],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    opened = int(listener.stdout.readline().split()[1])
+    time.sleep(1.0)
+    latencies, _ = asyncio.run(closed_loop(base, paths, 10, READ_SECONDS))
+    tally = json.loads(listener.stdout.readline())
+    listener.wait(30)
+    rate = tally["events"] / (READ_SECONDS + 2)
     for job_id in held:
         client.post(f"/api/v1/jobs/{job_id}/cancel")
     busy = summary(latencies, READ_SECONDS)
@@ -125,7 +126,7 @@ def events_effect(client: httpx.Client, base: str, paths: list[str]) -> dict[str
         "streams_p99_ms": busy["p99_ms"],
         "quiet_rps": quiet["requests_per_second"],
         "streams_rps": busy["requests_per_second"],
-        "streams_open": tally["open"],
+        "streams_open": opened,
         "stream_events_per_second": rate,
     }
 
