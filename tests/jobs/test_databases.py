@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import inspect, text
 
 from cadenza.config import Settings
+from cadenza.errors import NotFound
 from cadenza.jobs import worker
 from cadenza.jobs.db import SchemaOutOfDate, engine_for, ensure_schema, head_revision, schema_revision, upgrade
+from cadenza.jobs.models import Job
 from cadenza.jobs.service import JobService
 from cadenza.jobs.store import Store
 
@@ -91,3 +93,33 @@ def test_a_job_runs_to_its_artifacts_and_a_late_result_is_discarded(tmp_path: Pa
     assert not service.store.succeed(job.id, "cut-off-host:9:late", [], {"late": True})
     again = service.get(job.id)
     assert again.recipe == finished.recipe and len(again.artifacts) == len(finished.artifacts)
+
+
+def test_the_sqlite_file_reader_reads_what_a_session_reads(tmp_path: Path) -> None:
+    """GET /api/v1/jobs/{id} on SQLite reads through the stdlib driver; every column of the job and of
+    its artifacts must come back as the ORM session returns them (JSON, datetimes, booleans, nulls)."""
+    from cadenza.jobs.models import Artifact
+
+    service = _service(tmp_path, None)
+    store = service.store
+    assert store.reader is not None
+    job = service.submit(task="generate", engine="noop", input={"prompt": "ünïcode ♫"}, enqueue=False)
+    store.claim(job.id, "host:1:w")
+    mix = Artifact(
+        id="a1", job_id=job.id, position=0, kind="audio", role="mix", path="artifacts/x/mix.wav",
+        mime="audio/wav", bytes=3, sha256="00", duration_s=1.5, sample_rate=44100,
+    )  # fmt: skip
+    store.succeed(job.id, "host:1:w", [mix], {"seed": 7, "notes": [1.5, None]})
+    fast = store.get_job(job.id)
+    reader, store.reader = store.reader, None
+    try:
+        slow = store.get_job(job.id)
+    finally:
+        store.reader = reader
+    for column in Job.__table__.columns:
+        assert getattr(fast, column.key) == getattr(slow, column.key), column.key
+    assert len(fast.artifacts) == len(slow.artifacts) == 1
+    for column in Artifact.__table__.columns:
+        assert getattr(fast.artifacts[0], column.key) == getattr(slow.artifacts[0], column.key), column.key
+    with pytest.raises(NotFound):
+        store.get_job("0" * 32)
