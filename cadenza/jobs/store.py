@@ -296,6 +296,8 @@ class Store:
             )
 
     def queued_ids(self) -> list[str]:
+        if self.reader is not None:
+            return self.reader.queued_ids()
         with self.sessions() as session:
             return list(session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id)))
 
@@ -413,6 +415,11 @@ class FileReader:
             raise NotFound(f"no job with id {job_id!r}")
         artifacts = connection.execute(self.artifact_query, (job_id,)).fetchall()
         return Job(**self.jobs.values(row), artifacts=[Artifact(**self.artifacts.values(a)) for a in artifacts])
+
+    def queued_ids(self) -> list[str]:
+        """What idle consumers poll for, several times a second."""
+        rows = self._connection().execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id").fetchall()
+        return [job_id for (job_id,) in rows]
 
 
 @dataclass
