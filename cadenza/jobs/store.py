@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from cadenza.errors import NotFound, QueueFull
-from cadenza.jobs.db import sessions
+from cadenza.jobs.db import engine_for, sessions
 from cadenza.jobs.models import FINISHED, Artifact, Job, Upload, utcnow
 
 QUEUE_LOCK_KEY = 0x63616465  # "cade": the PostgreSQL advisory lock that serialises submissions
@@ -37,6 +36,7 @@ class JobPage:
 class Store:
     def __init__(self, database_url: str) -> None:
         self.sessions = sessions(database_url)
+        self.engine = engine_for(database_url)  # hot writes as plain statements, without a session
         self.local = database_url.startswith("sqlite")  # a file on this host: reads never wait on a network
         self.reader = FileReader.for_url(database_url)
 
@@ -170,24 +170,23 @@ class Store:
                 progress=0.0,
             )
         )
-        with self.sessions.begin() as session:
-            if session.get_bind().dialect.update_returning:
-                job = session.scalars(claim.returning(Job).execution_options(synchronize_session=False)).one_or_none()
-                if job is not None:
-                    set_committed_value(job, "artifacts", [])
-                return job
-            claimed = session.execute(claim).rowcount
+        columns = list(Job.__table__.columns)
+        with self.engine.begin() as connection:
+            if connection.dialect.update_returning:
+                row = connection.execute(claim.returning(*columns)).one_or_none()
+                return None if row is None else Job(**{c.key: row._mapping[c] for c in columns}, artifacts=[])
+            claimed = connection.execute(claim).rowcount
         return self.get_job(job_id) if claimed else None
 
     def heartbeat(self, job_id: str, worker_id: str, progress: float, stage: str) -> bool:
         """Record liveness and progress; returns whether a cancel was requested."""
-        with self.sessions.begin() as session:
-            session.execute(
+        with self.engine.begin() as connection:
+            connection.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
                 .values(heartbeat_at=utcnow(), progress=progress, stage=stage)
             )
-            return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+            return bool(connection.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
     def set_budget(self, job_id: str, worker_id: str, budget_s: float) -> None:
         """The time budget of the running attempt (a budgeted engine's estimate, or the retry's double)."""
@@ -217,24 +216,29 @@ class Store:
             )
 
     def succeed(self, job_id: str, worker_id: str, artifacts: Iterable[Artifact], recipe: dict[str, Any]) -> bool:
+        artifacts = list(artifacts)
+        done = (
+            update(Job)
+            .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+            .values(status="succeeded", progress=1.0, stage="done", finished_at=utcnow(), recipe=recipe)
+        )
+        if not artifacts:  # a plain statement: the ORM's unit of work doubled the cost of the write
+            with self.engine.begin() as connection:
+                return bool(connection.execute(done).rowcount)
         with self.sessions.begin() as session:
-            done = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
-                .values(status="succeeded", progress=1.0, stage="done", finished_at=utcnow(), recipe=recipe)
-            ).rowcount
-            if done:
-                session.add_all(list(artifacts))
-            return bool(done)
+            if session.execute(done).rowcount:
+                session.add_all(artifacts)
+                return True
+            return False
 
     def finish_unsuccessfully(
         self, job_id: str, worker_id: str | None, status: str, message: str | None, category: str | None
     ) -> None:
-        with self.sessions.begin() as session:
+        with self.engine.begin() as connection:
             condition = [Job.id == job_id, Job.status.in_(("running", "queued"))]
             if worker_id is not None:
                 condition.append(Job.worker_id == worker_id)
-            session.execute(
+            connection.execute(
                 update(Job)
                 .where(*condition)
                 .values(
@@ -393,8 +397,6 @@ class FileReader:
 
     @classmethod
     def for_url(cls, url: str) -> FileReader | None:
-        from cadenza.jobs.db import engine_for
-
         engine = engine_for(url)
         path = engine.url.database
         if engine.dialect.name != "sqlite" or not path or path == ":memory:" or engine.url.query:
