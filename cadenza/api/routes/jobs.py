@@ -56,11 +56,11 @@ def history(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-async def get_job(job_id: str, service: ServiceDep) -> JobPublic:
-    # A local SQLite read (WAL: readers never wait for the writer) takes less than a hop to a thread.
-    if service.store.local:
-        return job_public(service.get(job_id))
-    return job_public(await run_in_threadpool(service.get, job_id))
+async def get_job(job_id: str, service: ServiceDep) -> Response:
+    # A local SQLite read (WAL: readers never wait for the writer) takes less than a hop to a thread,
+    # and JobPublic is serialised once here rather than validated again against the response model.
+    job = service.get(job_id) if service.store.local else await run_in_threadpool(service.get, job_id)
+    return Response(job_public(job).model_dump_json(by_alias=True), media_type="application/json")
 
 
 def existing_job(job_id: str, service: ServiceDep) -> Job:
