@@ -38,7 +38,9 @@ class Settings(BaseModel):
 
     home: Path = Field(default_factory=_default_home, description="Data dir: database, queue, artifacts")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
-    queue_url: str | None = Field(None, description="redis://... to scale out; default SqliteHuey in the data dir")
+    queue_url: str | None = Field(
+        None, description="redis://... to scale out; default the job table itself, read by in-process consumers"
+    )
     api_token: str | None = Field(None, description="Bearer token every /api/v1 route then requires")
     models_dir: Path | None = Field(None, description="Where model weights live, one folder per model id")
     device: str | None = Field(None, description="cuda, mps or cpu; default the best available")
