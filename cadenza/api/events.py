@@ -10,11 +10,14 @@ changed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from fastapi.sse import format_sse_event
 from sqlalchemy import select
 
 from cadenza.errors import NotFound
@@ -25,12 +28,25 @@ log = logging.getLogger("cadenza.events")
 WATCH_SECONDS = 0.25  # as often as a worker writes progress (worker.PROGRESS_FLUSH_SECONDS)
 
 
+def sse(event: str, data: object) -> bytes:
+    return format_sse_event(event=event, data_str=json.dumps(data, separators=(",", ":")))
+
+
 @dataclass(frozen=True)
 class JobState:
     status: str
     progress: float
     stage: str
     job: Job | None = None  # the whole record, read once, when the job has finished
+
+    # One state is shared by every stream of its job: each event is formatted once, not once per stream.
+    @cached_property
+    def status_event(self) -> bytes:
+        return sse("status", self.status)
+
+    @cached_property
+    def progress_event(self) -> bytes:
+        return sse("progress", {"value": self.progress, "stage": self.stage})
 
 
 @dataclass(eq=False)
@@ -43,10 +59,12 @@ class Watch:
 
     async def next(self, timeout: float) -> JobState | None:
         """The state after the next change, or None when `timeout` passes without one."""
-        try:
-            await asyncio.wait_for(self.changed.wait(), timeout)
-        except TimeoutError:
-            return None
+        if not self.changed.is_set():
+            try:
+                async with asyncio.timeout(timeout):  # no task per wait, unlike asyncio.wait_for
+                    await self.changed.wait()
+            except TimeoutError:
+                return None
         self.changed.clear()
         return self.state
 

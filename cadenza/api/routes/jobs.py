@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from fastapi.sse import format_sse_event
 
 from cadenza.api.contract import SUBMIT_ERRORS
 from cadenza.api.deps import ServiceDep
-from cadenza.api.events import JobState, JobWatcher
+from cadenza.api.events import JobState, JobWatcher, sse
 from cadenza.jobs.models import Job
 from cadenza.jobs.schemas import JobCreate, JobList, JobPublic, job_public
 
@@ -83,10 +81,6 @@ EVENTS_DOC = {
 }
 
 
-def sse(event: str, data: object) -> bytes:
-    return format_sse_event(event=event, data_str=json.dumps(data, separators=(",", ":")))
-
-
 class EventStream(StreamingResponse):
     media_type = "text/event-stream"
 
@@ -111,9 +105,9 @@ async def events(job: Annotated[Job, Depends(existing_job)], request: Request) -
                     if state.status == "deleted":
                         return
                     if last is None or state.status != last.status:
-                        yield sse("status", state.status)
+                        yield state.status_event
                     if last is None or (state.progress, state.stage) != (last.progress, last.stage):
-                        yield sse("progress", {"value": state.progress, "stage": state.stage})
+                        yield state.progress_event
                     if state.job is not None:
                         yield sse("completed", job_public(state.job).model_dump(mode="json"))
                         return
