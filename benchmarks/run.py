@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import comfyui, generate, scaleout, service, singing, video
+from benchmarks import comfyui, generate, scaleout, service, singing, startup, video
 
 
 def main() -> None:
     figures = {
         "procedural": generate.main(),
         "singing": singing.main(),
+        "startup": startup.main(),
         "service": service.main(),
         "scaleout": scaleout.main(),
         "video": video.main(),

@@ -17,6 +17,7 @@ from starlette.types import Scope
 from cadenza import __version__
 from cadenza.api import contract, errors, metrics
 from cadenza.api.deps import require_token
+from cadenza.api.events import JobWatcher
 from cadenza.api.middleware.access import AccessGuard, LoginThrottle, MethodGuard
 from cadenza.api.middleware.asgi import is_loopback
 from cadenza.api.middleware.limits import BodyLimit, EventStreamCap
@@ -84,6 +85,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.queue = queue
+    app.state.job_watcher = JobWatcher(store)
     errors.install(app)
     contract.install(app)
     protected = [Depends(require_token)]

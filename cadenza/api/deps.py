@@ -17,19 +17,23 @@ from cadenza.jobs.store import Store
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+# These dependencies are `async def` because they never block: FastAPI runs a plain `def` dependency
+# in its thread pool, a hop that cost each request more than reading its job did.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_service(request: Request) -> JobService:
+async def get_service(request: Request) -> JobService:
     return request.app.state.service
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.service.store
 
 
-def require_token(
+async def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """When CADENZA_API_TOKEN is set, every /api/v1 route needs `Authorization: Bearer <token>`.

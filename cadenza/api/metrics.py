@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from sqlalchemy import func, select
 
 from cadenza.api.deps import require_token
@@ -110,6 +110,36 @@ def _seconds(started: Any, finished: Any) -> float:
     return max(0.0, (_aware(finished) - _aware(started)).total_seconds())
 
 
+class RequestTimer:
+    """Time every request to its response's start, by method, route and status.
+
+    A plain ASGI middleware: `@app.middleware("http")` (BaseHTTPMiddleware) passed every response body
+    chunk through a memory stream and a task, which cost each event of every open event stream."""
+
+    def __init__(self, app: Any, latency: Any) -> None:
+        self.app, self.latency = app, latency
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self._observe(scope, message["status"], time.perf_counter() - began)
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+    def _observe(self, scope: Any, status: int, seconds: float) -> None:
+        path = getattr(scope.get("route"), "path", None)
+        if path is not None and scope["path"].startswith(API_PREFIX) and not path.startswith(API_PREFIX):
+            path = API_PREFIX + path  # routes included under a prefix report their own path only
+        if path is not None and path != "/metrics":  # unmatched paths stay out: no unbounded labels
+            self.latency.labels(scope["method"], path, str(status)).observe(seconds)
+
+
 def install(app: FastAPI) -> None:
     """Mount /metrics (behind the API token when one is set) and time every request."""
     try:
@@ -125,17 +155,7 @@ def install(app: FastAPI) -> None:
         registry=registry,
     )
 
-    @app.middleware("http")
-    async def time_requests(request: Request, call_next: Any) -> Response:
-        began = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", None)
-        if path is not None and request.url.path.startswith(API_PREFIX) and not path.startswith(API_PREFIX):
-            path = API_PREFIX + path  # routes included under a prefix report their own path only
-        if path is not None and path != "/metrics":  # unmatched paths stay out: no unbounded labels
-            latency.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - began)
-        return response
+    app.add_middleware(RequestTimer, latency=latency)
 
     router = APIRouter(tags=["system"])
 

@@ -92,8 +92,10 @@ def run_job(
     worker: str | None = None,
     listener: Listener | None = None,
     cancel_event: threading.Event | None = None,
+    report: bool = True,
 ) -> Job | None:
-    """Run `job_id` if it is still queued; returns the finished job, or None if another worker had it."""
+    """Run `job_id` if it is still queued; returns the finished job (read back only when `report`), or
+    None if another worker had it."""
     worker = worker or worker_id()
     job = store.claim(job_id, worker)
     if job is None:
@@ -183,6 +185,8 @@ def run_job(
         # Beats written meanwhile cannot undo the outcome: a heartbeat only updates a job still running.
         heartbeat.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+    if not report:
+        return None
     try:
         return store.get_job(job_id)
     except NotFound:  # deleted while it ran: nothing is left to report

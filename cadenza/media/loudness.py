@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from functools import cache
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 BLOCK_SECONDS = 0.4
 OVERSAMPLING, OVERSAMPLING_HALF_TAPS = 4, 40  # the filter resample_poly designs
@@ -171,6 +170,8 @@ def limit(
     if whole < len(needed):  # the last, shorter block (needed gains are at most 1, the old padding)
         block_needed = np.append(block_needed, needed[whole:].min())
     spread = max(2, round(sample_rate * lookahead_ms / 1000 / LIMITER_BLOCK))
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d  # here, not at start: ~0.3 s of imports
+
     held = minimum_filter1d(block_needed, size=2 * spread + 1, mode="nearest")
     smooth = uniform_filter1d(held, size=spread, mode="nearest")
     centres = np.arange(blocks) * LIMITER_BLOCK + LIMITER_BLOCK / 2

@@ -97,3 +97,38 @@ def test_the_command_line_imports_nothing_heavy() -> None:
     code = "import sys, cadenza.cli; print(sorted(m for m in ('numpy', 'scipy', 'torch', 'fastapi', 'sqlalchemy', 'pydantic', 'transformers') if m in sys.modules))"  # noqa: E501
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_help_imports_nothing_it_does_not_show() -> None:
+    """`cadenza --help` renders with rich but without the Markdown, syntax-highlighting and traceback
+    modules typer's help module imports at its top (Cadenza uses none of them), and without any stack."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['cadenza', '--help']\n"
+        "try:\n    runpy.run_module('cadenza', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = ('markdown_it', 'rich.markdown', 'rich.traceback', 'pygments', 'attr', 'numpy', 'pydantic',"
+        " 'pydantic_settings', 'sqlalchemy', 'alembic')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands" in result.stdout and "workflows" in result.stdout  # the groups are listed
+    assert result.stderr.strip() == "[]"
+
+
+def test_a_song_starts_without_what_only_other_tasks_need(tmp_path: Path) -> None:
+    """The procedural engine imports no resampler (only covers of foreign audio need scipy.signal), and the
+    schema check of a database already at the newest revision reads one row without loading Alembic."""
+    url = f"sqlite:///{tmp_path / 'cadenza.db'}"
+    subprocess.run(
+        [sys.executable, "-c", f"from cadenza.jobs.db import ensure_schema; ensure_schema({url!r})"], check=True
+    )
+    code = (
+        "import sys\n"
+        "import cadenza.engines.procedural.engine\n"
+        "from cadenza.jobs.db import ensure_schema\n"
+        f"ensure_schema({url!r})\n"
+        "print(sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('scipy.') else m.split('.')[0]"
+        " for m in sys.modules} & {'scipy.signal', 'scipy.stats', 'alembic', 'pydantic_settings', 'torch'}))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
