@@ -366,6 +366,7 @@ BAND_GENRES = (
         tonics=(10, 3, 5, 8),
         brightness=0.5,
         pans={"chords": -0.35, "pad": 0.35},
+        felt_tempo=0.5,  # fast swing is felt in two (cut time)
     ),
     Genre(
         name="lo-fi jazz",

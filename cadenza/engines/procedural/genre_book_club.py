@@ -121,6 +121,7 @@ CLUB_GENRES = (
         keywords=("wobble bass", "drop", "filthy", "growl", "half time", "heavy bass"),
         tonics=(5, 4, 6, 7),
         brightness=0.6,
+        felt_tempo=0.5,  # half time: the snare lands once a bar, on beat 3
     ),
     Genre(
         name="trance",

@@ -353,6 +353,7 @@ WORLD_GENRES = (
         keywords=("tin whistle", "bagpipes", "bodhran", "pub", "highlands", "fiddle", "fairy"),
         tonics=(2, 7, 9, 4),
         brightness=0.8,
+        felt_tempo=2 / 3,  # 6/8: the pulse is the dotted quarter
     ),
     Genre(
         name="orchestral",
