@@ -63,9 +63,14 @@ class ProceduralAdvanced(BaseModel):
     )
 
 
+# Recorded in every recipe with the package version: bumped with each deliberate change of what a recipe
+# renders to. 2: edit/extend keep the sung words, click-free synth attacks, five grooves read at tempo.
+REVISION = 2
+
+
 class ProceduralEngine:
     name = "procedural"
-    version = __version__
+    version = f"{__version__}+procedural.{REVISION}"
     tasks = ("generate", "edit", "extend", "cover")
 
     def __init__(self) -> None:

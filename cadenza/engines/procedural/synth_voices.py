@@ -99,8 +99,10 @@ def _harmonics(note: Note, frames: int, sample_rate: int, weights: Callable[[int
     t = np.arange(frames) / sample_rate
     base = float(_hz(note.pitch))
     total = np.zeros(frames)
+    # Started half a cycle in, where the saw crosses zero on its ramp: from phase 0 every note would open on
+    # the saw's jump, a full-scale step (a click) at each onset.
     for k in range(1, min(40, int(8000 / base)) + 1):
-        total += np.sin(2 * np.pi * k * base * t) / k * weights(k, t)
+        total += np.sin(2 * np.pi * k * base * t + k * np.pi) / k * weights(k, t)
     return total
 
 

@@ -132,7 +132,11 @@ def _click(stem: np.ndarray, chord_changes: list[int], onsets: list[int]) -> flo
     """The worst chord change's high-frequency peak over what is allowed there: twice the sound around it,
     or, for an instrument whose every note starts with a burst (a mallet, an organ's key click, a bright
     pluck), half again its own attacks away from chord changes. Above 1, the chord change clicks."""
-    at_changes = _hf_peaks(stem, chord_changes)
+    # Notes are humanised by a few ms: each chord change is judged where this stem's nearest note starts.
+    nearest = [min(onsets, key=lambda f, c=c: abs(f - c), default=c) for c in chord_changes]
+    at_changes = _hf_peaks(
+        stem, [f if abs(f - c) <= 0.015 * RATE else c for f, c in zip(nearest, chord_changes, strict=True)]
+    )
     away = [f for f in onsets if min(abs(f - c) for c in chord_changes) > 0.02 * RATE] if chord_changes else onsets
     attacks = _hf_peaks(stem, away)
     allowed = max(2.0, 1.5 * float(np.percentile(attacks, 90))) if attacks else 2.0
