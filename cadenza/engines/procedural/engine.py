@@ -65,9 +65,14 @@ class ProceduralAdvanced(BaseModel):
     )
 
 
+# Recorded in every recipe with the package version: bumped with each deliberate change of what a recipe
+# renders to. 2: edit/extend keep the sung words, click-free synth attacks, five grooves read at tempo.
+REVISION = 2
+
+
 class ProceduralEngine:
     name = "procedural"
-    version = __version__
+    version = f"{__version__}+procedural.{REVISION}"
     tasks = ("generate", "edit", "extend", "cover")
 
     def __init__(self) -> None:
@@ -259,7 +264,8 @@ class ProceduralEngine:
         style, score = iterate.replay(recipe)
         length = _extended_length(score.length_seconds, request.seconds)
         ctx.progress(0.05, "compose")
-        longer = iterate.continue_score(score, style, length, ctx.seed, request.prompt)
+        lyrics = iterate.lyrics_of(recipe)
+        longer = iterate.continue_score(score, style, length, ctx.seed, request.prompt, lyrics)
         join = iterate.join_bar(score) * score.bar_beats
         ctx.progress(0.15, "render")
         frames, ramp = render.frames_at(length), render.frames_at(iterate.EXTEND_CROSSFADE_S)
@@ -387,6 +393,9 @@ class ProceduralEngine:
             *_write(ctx.scratch, request.format, base["request"].get("prompt", ""), score, mastered),
             *artifacts,
         ]
+        lyrics = iterate.lyrics_of(source_recipe)
+        if lyrics and score.lyric_lines:
+            artifacts += _write_lyrics(ctx.scratch, score, _as_sung(lyrics, score))
         artifacts.append(_write_recipe(ctx.scratch, recipe))
         return EngineOutput(artifacts, recipe)
 
@@ -424,6 +433,14 @@ def _lyrics(text: str | None) -> list[LyricSection] | None:
     if not sections:
         raise InputError("the lyrics have no lines to sing; write one line per sung phrase under tags like [Verse]")
     return sections
+
+
+def _as_sung(lyrics: list[LyricSection], score: Score) -> list[LyricSection]:
+    """The sheet with the lines an extension sang again (its choruses) appended as choruses."""
+    written = sum(len(s.lines) for s in lyrics)
+    again = [text for _, text in score.lyric_lines[written:]]
+    size = next((len(s.lines) for s in lyrics if s.kind == "chorus" and s.lines), len(again)) or 1
+    return lyrics + [LyricSection("chorus", again[i : i + size]) for i in range(0, len(again), size)]
 
 
 def _write_lyrics(scratch: Path, score: Score, lyrics: list[LyricSection]) -> list[Artifact]:

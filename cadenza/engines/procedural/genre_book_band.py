@@ -81,11 +81,11 @@ BAND_GENRES = (
         minor=("i III VII VI", "i v VI III"),
         sevenths=False,
         instruments={"chords": 27, "bass": 34, "lead": 26, "arp": 27},
-        drums={
+        drums={  # 8th hats accented on the beat, a loud tambourine backbeat: heard at tempo, not in half time
             "kick": "X.x.....X.x.....",
             "snare": "....X.......X...",
-            "hat": "xxxxxxxxxxxxxxxx",
-            "tambourine": "....x.......x...",
+            "hat": "X.x.X.x.X.x.X.x.",
+            "tambourine": "....X.......X...",
         },
         bass="root8",
         chords="strum",
@@ -324,10 +324,10 @@ BAND_GENRES = (
         minor=("i7 iv7 VImaj7 v7", "i7 VImaj7 iv7 v7"),
         sevenths=True,
         instruments={"chords": 5, "bass": 38, "lead": 11, "pad": 88},
-        drums={
-            "kick": "X.....x...x.....",
+        drums={  # kick on 1 and 3, hats accented on the beat, so the groove reads at its tempo
+            "kick": "X.....x.X.......",
             "snare": "....X.......X...",
-            "hat": "x.xxx.x.x.xxx.x.",
+            "hat": "X.xxX.x.X.xxX.x.",
             "clap": "............X...",
         },
         bass="follow_kick",
@@ -366,6 +366,7 @@ BAND_GENRES = (
         tonics=(10, 3, 5, 8),
         brightness=0.5,
         pans={"chords": -0.35, "pad": 0.35},
+        felt_tempo=0.5,  # fast swing is felt in two (cut time)
     ),
     Genre(
         name="lo-fi jazz",

@@ -52,10 +52,10 @@ CLUB_GENRES = (
         minor=("i7 i7 iv7 iv7", "i7 VImaj7 i7 VImaj7", "i bVII bVI V"),
         sevenths=True,
         instruments={"chords": 0, "bass": 33, "lead": 56, "pad": 48},
-        drums={
-            "kick": "X.x.......X..x..",
+        drums={  # boom bap: kicks on 1 and 3, hats accented on the beat, so the groove reads at its tempo
+            "kick": "X.x.....X.x..x..",
             "snare": "....X.......X...",
-            "hat": "x.x.x.x.x.x.x.x.",
+            "hat": "X.x.X.x.X.x.X.x.",
             "open_hat": "..............x.",
         },
         bass="follow_kick",
@@ -121,6 +121,7 @@ CLUB_GENRES = (
         keywords=("wobble bass", "drop", "filthy", "growl", "half time", "heavy bass"),
         tonics=(5, 4, 6, 7),
         brightness=0.6,
+        felt_tempo=0.5,  # half time: the snare lands once a bar, on beat 3
     ),
     Genre(
         name="trance",

@@ -26,10 +26,10 @@ WORLD_GENRES = (
         minor=("i VI III VII", "VI VII v i", "iv v VI VII"),
         sevenths=False,
         instruments={"chords": "supersaw", "bass": 38, "lead": 80, "pad": 50, "arp": 13},
-        drums={
-            "kick": "X..x..X...X..x..",
+        drums={  # kick on 1 and 3, hats accented on the beat, so the groove reads at its tempo
+            "kick": "X..x..X.X.....x.",
             "snare": "....X.......X...",
-            "hat": "xxxxxxxxxxxxxxxx",
+            "hat": "X.x.X.x.X.x.X.x.",
             "clap": "....X.......X...",
         },
         bass="syncopated",
@@ -80,10 +80,10 @@ WORLD_GENRES = (
         minor=("i7 iv7 VII7 IIImaj7",),
         sevenths=True,
         instruments={"chords": 5, "bass": 36, "lead": 64, "pad": 62, "arp": 11},
-        drums={
-            "kick": "X.....x...x.....",
+        drums={  # kick on 1 and 3, hats accented on the beat, so the groove reads at its tempo
+            "kick": "X.....x.X.......",
             "snare": "....X.......X...",
-            "hat": "x.x.x.x.x.x.x.x.",
+            "hat": "X.x.X.x.X.x.X.x.",
             "open_hat": "......x.......x.",
         },
         bass="syncopated",
@@ -353,6 +353,7 @@ WORLD_GENRES = (
         keywords=("tin whistle", "bagpipes", "bodhran", "pub", "highlands", "fiddle", "fairy"),
         tonics=(2, 7, 9, 4),
         brightness=0.8,
+        felt_tempo=2 / 3,  # 6/8: the pulse is the dotted quarter
     ),
     Genre(
         name="orchestral",

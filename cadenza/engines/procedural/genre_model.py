@@ -97,3 +97,7 @@ class Genre:
     kit: str = "gm"  # drum sounds: "gm" (SoundFont), "chip" (pulse and noise), "808" (synthesised)
     brightness: float = 0.0  # tilt of the genre's sound, dB per octave around 1 kHz (+ brighter)
     chord_tones: int = 0  # 0 every chord tone; 2 root and fifth only (power chords)
+    # The pulse a listener taps, as a share of the written tempo: 1 for most; 0.5 for a half-time groove
+    # (dubstep's one snare a bar), or for fast swing felt in two; 2/3 for compound meters (6/8 is felt in
+    # dotted quarters). A beat tracker hears the song at tempo x felt_tempo, and that is right.
+    felt_tempo: float = 1.0

@@ -1,9 +1,11 @@
 """Edit (repaint) and extend a procedural song.
 
 A procedural song is a function of its recipe, so its score is rebuilt by replaying the recipe: the
-base `generate`, then each edit or extension with its own seed. The new bars come from the new job's
-seed; outside them the result's stems are the source's stems, sample for sample, except for short
-crossfades at the joins.
+base `generate` (with its lyrics), then each edit or extension with its own seed. The new bars come
+from the new job's seed; outside them the result's stems are the source's stems, sample for sample,
+except for short crossfades at the joins. A song with lyrics keeps its words: a repainted range sings
+the lines that fall in it to a new tune over the new chords, and an extension keeps the vocal and sings
+the chorus again in the new choruses.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from cadenza.engines.base import RunContext, SourceAudio
-from cadenza.engines.procedural import render
+from cadenza.engines.lyrics.sheet import Section as LyricSection
+from cadenza.engines.lyrics.sheet import parse_sheet
+from cadenza.engines.procedural import render, vocal
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.genre_choice import phrases
 from cadenza.engines.procedural.prompt_words import INSTRUMENT_WORDS, MOODS
-from cadenza.engines.procedural.score import Score
+from cadenza.engines.procedural.score import Score, Section
 from cadenza.engines.procedural.soundfont import pick_renderer
 from cadenza.engines.procedural.style import Style
 from cadenza.errors import InputError
@@ -46,14 +50,22 @@ def replay(recipe: dict[str, Any]) -> tuple[Style, Score]:
     """The score of a procedural song from its recipe: the base song, then every edit and extension."""
     style = Style(**recipe["style"])
     base, operations = operations_of(recipe)
-    score = compose(style, base["length_seconds"], _generator(base["seed"]))
+    lyrics = lyrics_of(recipe)
+    score = compose(style, base["length_seconds"], _generator(base["seed"]), lyrics)
     for operation in operations:
         prompt = operation.get("prompt", "")
         if operation["op"] == "edit":
             score = repaint(score, style, operation["start_bar"], operation["end_bar"], operation["seed"], prompt)
         else:
-            score = continue_score(score, style, operation["length_seconds"], operation["seed"], prompt)
+            score = continue_score(score, style, operation["length_seconds"], operation["seed"], prompt, lyrics)
     return style, score
+
+
+def lyrics_of(recipe: dict[str, Any]) -> list[LyricSection] | None:
+    """The lyric sheet the base song was generated with, or None for an instrumental."""
+    base, _ = operations_of(recipe)
+    text = (base.get("request") or {}).get("lyrics")
+    return parse_sheet(text) or None if text and text.strip() else None
 
 
 def restyle(style: Style, prompt: str) -> Style:
@@ -122,26 +134,124 @@ def snap(score: Score, start: float, end: float) -> tuple[int, int]:
 
 def repaint(score: Score, style: Style, start_bar: int, end_bar: int, seed: int, prompt: str = "") -> Score:
     """`score` with the notes of bars [start_bar, end_bar) written afresh from `seed` (and `prompt`)."""
-    fresh = compose(restyle(style, prompt), score.length_seconds, _generator(seed))
+    changed = restyle(style, prompt)
     start, end = start_bar * score.bar_beats, end_bar * score.bar_beats
+
+    def inside(beat: float) -> bool:
+        return start - 1e-6 <= beat < end - 1e-6
+
+    sung = _sung(score)
+    if sung:
+        # The new bars follow the song's own form (its sections come from the lyric tags), and the singer
+        # keeps the tune: a lead instrument joins only when the prompt names one.
+        fresh = compose(changed, score.length_seconds, _generator(seed), form=score.sections)
+        if changed.instruments.get("lead") == style.instruments.get("lead"):
+            fresh.tracks = [t for t in fresh.tracks if t.role != "lead"]
+    else:
+        fresh = compose(changed, score.length_seconds, _generator(seed))
     result = copy.deepcopy(score)
-    _merge_tracks(result, fresh, lambda beat: start - 1e-6 <= beat < end - 1e-6)
+    _merge_tracks(result, fresh, inside)
     result.chords = [c for c in score.chords if not start <= c.start < end] + [
         c for c in fresh.chords if start <= c.start < end
     ]
     result.chords.sort(key=lambda c: c.start)
+    if sung:
+        _resing(result, inside, _generator(seed))
     return result
 
 
-def continue_score(score: Score, style: Style, length_seconds: float, seed: int, prompt: str = "") -> Score:
-    """`score` kept up to its final bar, then new sections from `seed` (and `prompt`) and an ending."""
+def _sung(score: Score) -> bool:
+    return any(t.role == "vocal" for t in score.tracks) and bool(score.lyric_lines)
+
+
+def _resing(score: Score, inside: Callable[[float], bool], rng: Callable[..., np.random.Generator]) -> None:
+    """The lyric lines with a syllable in the repainted range, sung to a new tune over its new chords:
+    the same words on the same beats, only the notes inside the range taken."""
+    track = next(t for t in score.tracks if t.role == "vocal")
+    span = vocal.BARS_PER_LINE * score.bar_beats
+    added, events = [], []
+    for index, (start, text) in enumerate(score.lyric_lines):
+        if not any(inside(start + k * 0.25) for k in range(round(span / 0.25))):
+            continue
+        notes, line_events = vocal.sing_line(score, start, text, rng("vocal", "repaint", index, text))
+        added += [n for n in notes if inside(n.start)]
+        events += [e for e in line_events if inside(e[0])]
+    track.notes = sorted(track.notes + added, key=lambda n: n.start)
+    score.lyric_events = sorted([e for e in score.lyric_events if not inside(e[0])] + events, key=lambda e: e[0])
+
+
+def continue_score(
+    score: Score,
+    style: Style,
+    length_seconds: float,
+    seed: int,
+    prompt: str = "",
+    lyrics: list[LyricSection] | None = None,
+) -> Score:
+    """`score` kept up to its final bar, then new sections from `seed` (and `prompt`) and an ending. A song
+    with lyrics keeps its form and vocal, and its new choruses sing the chorus's words again."""
     join = join_bar(score) * score.bar_beats
     longer = compose(restyle(style, prompt), length_seconds, _generator(seed))
     result = copy.deepcopy(score)
-    result.sections, result.length_seconds = longer.sections, longer.length_seconds
+    sung = _sung(score)
+    result.sections = _spliced(score.sections, longer.sections, join_bar(score)) if sung else longer.sections
+    result.length_seconds = longer.length_seconds
     _merge_tracks(result, longer, lambda beat: beat >= join - 1e-6)
     result.chords = [c for c in score.chords if c.start < join] + [c for c in longer.chords if c.start >= join]
+    if sung and lyrics:
+        _sing_again(result, lyrics, join_bar(score), _generator(seed))
     return result
+
+
+def _spliced(kept: list[Section], new: list[Section], join: int) -> list[Section]:
+    """The kept song's sections up to bar `join`, then the new arrangement's from there."""
+    head = [Section(s.kind, s.start_bar, min(s.bars, join - s.start_bar), s.energy) for s in kept if s.start_bar < join]
+    tail = []
+    for section in new:
+        end = section.start_bar + section.bars
+        if end > join:
+            start = max(section.start_bar, join)
+            tail.append(Section(section.kind, start, end - start, section.energy))
+    return head + tail
+
+
+CHORUS_KINDS = ("chorus", "drop")
+
+
+def _sing_again(score: Score, lyrics: list[LyricSection], join: int, rng: Callable[..., np.random.Generator]) -> None:
+    """The chorus's lines sung in the new choruses (or the first new body section when none is a chorus),
+    two bars a line, in place of the lead instrument there; lines that do not fit before the ending wait."""
+    chorus = next((s for s in lyrics if s.kind == "chorus" and s.lines), None) or next(
+        (s for s in reversed(lyrics) if s.lines), None
+    )
+    ending = join_bar(score)
+    new = [s for s in score.sections if s.start_bar >= join and s.start_bar < ending]
+    hosts = [s for s in new if s.kind in CHORUS_KINDS] or [
+        s for s in new if s.kind not in ("intro", "outro", "build", "breakdown")
+    ][:1]
+    if chorus is None or not hosts:
+        return
+    track = next(t for t in score.tracks if t.role == "vocal")
+    for section in hosts:
+        end_bar = min(section.start_bar + section.bars, ending)
+        for index, text in enumerate(chorus.lines):
+            bar = section.start_bar + index * vocal.BARS_PER_LINE
+            if bar + vocal.BARS_PER_LINE > end_bar:
+                break
+            start = bar * score.bar_beats
+            notes, events = vocal.sing_line(score, start, text, rng("vocal", chorus.kind, index, text))
+            if not events:
+                continue
+            track.notes += notes
+            score.lyric_events += events
+            score.lyric_lines.append((start, text))
+            stop = start + vocal.BARS_PER_LINE * score.bar_beats
+            for lead in (t for t in score.tracks if t.role == "lead"):  # the singer has the tune here
+                lead.notes = [n for n in lead.notes if not start - 1e-6 <= n.start < stop - 1e-6]
+    track.notes.sort(key=lambda n: n.start)
+    score.lyric_events.sort(key=lambda e: e[0])
+    score.lyric_lines.sort(key=lambda line: line[0])
+    score.tracks = [t for t in score.tracks if t.notes]
 
 
 def join_bar(score: Score) -> int:

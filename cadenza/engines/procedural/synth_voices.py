@@ -16,6 +16,7 @@ from cadenza.engines.procedural.score import Note, Score, Track
 VOICES = ("808", "supersaw", "pulse", "triangle", "pluck", "wobble")
 KITS = ("chip", "808")
 DC_CUTOFF_HZ = 5.0
+PLUCK_ATTACK_S = 0.004  # a 1 ms onset on a stack of bright harmonics is heard as a click, not a pluck
 
 
 def dc_block(audio: np.ndarray, sample_rate: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -42,7 +43,8 @@ def _hz(pitch: float) -> float | np.ndarray:
 
 def _envelope(frames: int, held: int, sample_rate: int, attack: float, release: float, decay: float = 0.0):
     t = np.arange(frames) / sample_rate
-    env = np.minimum(1.0, t / max(attack, 1e-4))
+    # A raised-cosine attack: a linear ramp's corner on a loud, saturated wave is a click (the 808 had one).
+    env = np.sin(0.5 * np.pi * np.minimum(1.0, t / max(attack, 1e-4))) ** 2
     if decay:
         env = env * np.exp(-t / decay)
     if held < frames:
@@ -107,15 +109,17 @@ def _harmonics(note: Note, frames: int, sample_rate: int, weights: Callable[[int
     t = np.arange(frames) / sample_rate
     base = float(_hz(note.pitch))
     total = np.zeros(frames)
+    # Started half a cycle in, where the saw crosses zero on its ramp: from phase 0 every note would open on
+    # the saw's jump, a full-scale step (a click) at each onset.
     for k in range(1, min(40, int(8000 / base)) + 1):
-        total += np.sin(2 * np.pi * k * base * t) / k * weights(k, t)
+        total += np.sin(2 * np.pi * k * base * t + k * np.pi) / k * weights(k, t)
     return total
 
 
 def _pluck(note: Note, seconds: float, sample_rate: int) -> np.ndarray:
     frames = int((seconds + 0.25) * sample_rate)
     tone = _harmonics(note, frames, sample_rate, lambda k, t: np.exp(-t * (3 + 9 * k)))
-    return 0.8 * tone * _envelope(frames, int(seconds * sample_rate), sample_rate, 0.001, 0.2)
+    return 0.8 * tone * _envelope(frames, int(seconds * sample_rate), sample_rate, PLUCK_ATTACK_S, 0.2)
 
 
 def _wobble(note: Note, seconds: float, sample_rate: int, rate_hz: float) -> np.ndarray:

@@ -109,43 +109,54 @@ def plan_sections(
 def sing(
     score: Score, lyrics: list[LyricSection], rng: Callable[..., np.random.Generator]
 ) -> tuple[list[Note], list[tuple[float, str]], list[tuple[float, str]]]:
-    """Vocal notes, lyric events (beat, syllable) and line starts (beat, text) for the planned score.
+    """Vocal notes, lyric events (beat, syllable) and line starts (beat, text) for the planned score."""
+    sung_sections = [s for s in score.sections if s.kind not in ("intro", "outro")]
+    notes, events, lines = [], [], []
+    for section, lyric in zip(sung_sections, lyrics, strict=True):
+        for index, text in enumerate(lyric.lines):
+            start = (section.start_bar + index * BARS_PER_LINE) * score.bar_beats
+            line_notes, line_events = sing_line(score, start, text, rng("vocal", lyric.kind, index, text))
+            if line_events:
+                lines.append((start, text))
+            notes += line_notes
+            events += line_events
+    return notes, events, lines
 
-    A line's last syllable, when held two beats or more, is sung as a melisma: a second note a step
-    away, sung legato on the same vowel (a note without a lyric)."""
+
+def sing_line(
+    score: Score, start: float, text: str, generator: np.random.Generator
+) -> tuple[list[Note], list[tuple[float, str]]]:
+    """One lyric line sung over two bars from `start` (beats): a note per syllable, chord tones on strong
+    beats, from `generator`. A line's last syllable, when held two beats or more, is sung as a melisma:
+    a second note a step away, sung legato on the same vowel (a note without a lyric)."""
     from cadenza.engines.procedural.singer import VOICES
 
     voice = VOICES.get(score.voice, VOICES["alto"])
     low, high = voice.low, voice.high
     scale = scale_pitch_classes(score.key)
-    sung_sections = [s for s in score.sections if s.kind not in ("intro", "outro")]
-    notes, events, lines = [], [], []
-    for section, lyric in zip(sung_sections, lyrics, strict=True):
-        for index, text in enumerate(lyric.lines):
-            syllables = line_syllables(text, score.vocal_language)
-            if not syllables:
-                continue
-            start = (section.start_bar + index * BARS_PER_LINE) * score.bar_beats
-            span = BARS_PER_LINE * score.bar_beats - 1.0  # a breath before the next line
-            step = 0.5 if len(syllables) * 0.5 <= span else max(0.25, span / len(syllables))
-            generator = rng("vocal", lyric.kind, index, text)
-            pitch = nearest_pitch([score.key.tonic], (low + high) / 2, low, high)
-            lines.append((start, text))
-            for position, syllable in enumerate(syllables):
-                beat = start + position * step
-                last = position == len(syllables) - 1
-                duration = (start + span - beat) if last else step * 0.9
-                chord = score.chord_at(beat)
-                target = pitch + float(generator.choice([-3, -2, -1, 0, 1, 2, 3]))
-                strong = abs(beat - round(beat)) < 1e-6
-                pitch = nearest_pitch(chord.tones if strong or last else scale, target, low, high)
-                velocity = 96 if strong else 84
-                if last and duration >= 2.0:
-                    first = round(duration / 2 * 2) / 2
-                    turn = nearest_pitch(scale, pitch + (2 if pitch < (low + high) / 2 else -2), low, high)
-                    notes.append(Note(beat, first, turn if turn != pitch else pitch, velocity, syllable))
-                    notes.append(Note(beat + first, duration - first, pitch, velocity - 6, None))
-                else:
-                    notes.append(Note(beat, duration, pitch, velocity, syllable))
-                events.append((beat, syllable))
-    return notes, events, lines
+    syllables = line_syllables(text, score.vocal_language)
+    notes: list[Note] = []
+    events: list[tuple[float, str]] = []
+    if not syllables:
+        return notes, events
+    span = BARS_PER_LINE * score.bar_beats - 1.0  # a breath before the next line
+    step = 0.5 if len(syllables) * 0.5 <= span else max(0.25, span / len(syllables))
+    pitch = nearest_pitch([score.key.tonic], (low + high) / 2, low, high)
+    for position, syllable in enumerate(syllables):
+        beat = start + position * step
+        last = position == len(syllables) - 1
+        duration = (start + span - beat) if last else step * 0.9
+        chord = score.chord_at(beat)
+        target = pitch + float(generator.choice([-3, -2, -1, 0, 1, 2, 3]))
+        strong = abs(beat - round(beat)) < 1e-6
+        pitch = nearest_pitch(chord.tones if strong or last else scale, target, low, high)
+        velocity = 96 if strong else 84
+        if last and duration >= 2.0:
+            first = round(duration / 2 * 2) / 2
+            turn = nearest_pitch(scale, pitch + (2 if pitch < (low + high) / 2 else -2), low, high)
+            notes.append(Note(beat, first, turn if turn != pitch else pitch, velocity, syllable))
+            notes.append(Note(beat + first, duration - first, pitch, velocity - 6, None))
+        else:
+            notes.append(Note(beat, duration, pitch, velocity, syllable))
+        events.append((beat, syllable))
+    return notes, events

@@ -1,5 +1,5 @@
 """The genre book, heard: every prompt finds a genre with a reason, every genre sounds like itself, and
-every genre's mix is free of DC, thumps at chord changes and dead air at the end."""
+every genre's mix is free of DC, thumps and clicks at chord changes and dead air at the end."""
 
 from __future__ import annotations
 
@@ -111,6 +111,54 @@ def _thump(stem: np.ndarray, boundaries: list[int]) -> float:
     return float(max(swings, default=0.0) / (np.sqrt(np.mean(stem**2)) + 1e-12))
 
 
+def _hf_peaks(stem: np.ndarray, frames: list[int]) -> list[float]:
+    """At each frame: the peak of the stem above 5 kHz within 2 ms, over the highest peak 5-50 ms before
+    or after it (a click is a burst of high frequencies above the sound around it). Peaks 60 dB under
+    the stem's RMS count as silence."""
+    from scipy.signal import butter, sosfiltfilt
+
+    high = np.abs(sosfiltfilt(butter(4, 5000, btype="highpass", fs=RATE, output="sos"), stem.mean(axis=1)))
+    near, gap, reach = int(0.002 * RATE), int(0.005 * RATE), int(0.05 * RATE)
+    floor = 1e-3 * np.sqrt(np.mean(stem**2)) + 1e-12
+    peaks = []
+    for f in frames:
+        if reach <= f <= len(high) - reach:
+            around = max(high[f - reach : f - gap].max(), high[f + gap : f + reach].max())
+            peaks.append(float(high[f - near : f + near].max() / (around + floor)))
+    return peaks
+
+
+def _click(stem: np.ndarray, chord_changes: list[int], onsets: list[int]) -> float:
+    """The worst chord change's high-frequency peak over what is allowed there: twice the sound around it,
+    or, for an instrument whose every note starts with a burst (a mallet, an organ's key click, a bright
+    pluck), half again its own attacks away from chord changes. Above 1, the chord change clicks."""
+    # Notes are humanised by a few ms: each chord change is judged where this stem's nearest note starts.
+    nearest = [min(onsets, key=lambda f, c=c: abs(f - c), default=c) for c in chord_changes]
+    at_changes = _hf_peaks(
+        stem, [f if abs(f - c) <= 0.015 * RATE else c for f, c in zip(nearest, chord_changes, strict=True)]
+    )
+    away = [f for f in onsets if min(abs(f - c) for c in chord_changes) > 0.02 * RATE] if chord_changes else onsets
+    attacks = _hf_peaks(stem, away)
+    allowed = max(2.0, 1.5 * float(np.percentile(attacks, 90))) if attacks else 2.0
+    return max(at_changes, default=0.0) / allowed
+
+
+def test_the_click_measure_hears_a_step_and_not_a_smooth_chord_change() -> None:
+    t = np.arange(4 * RATE) / RATE
+    change = 2 * RATE
+    smooth = 0.5 * np.where(t < 2, np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 277.2 * t))
+    fade = np.clip(np.abs(t - 2) / 0.005, 0, 1)  # the old note releases, the new one attacks, over 5 ms
+    clean = np.repeat((smooth * fade)[:, None], 2, axis=1)
+    clicked = clean.copy()
+    clicked[change:] += 0.02  # a DC step of 2% of full scale, as a cut-off envelope leaves
+    cut = clean.copy()
+    cut[:change, :] = smooth[:change, None]  # the old note stops dead at the change instead of releasing
+    onsets = [int(k * RATE / 2) for k in range(1, 8)]
+    assert _click(clean, [change], onsets) < 1
+    assert _click(clicked, [change], onsets) > 1
+    assert _click(cut, [change], onsets) > 1
+
+
 @pytest.fixture(scope="module")
 def heard() -> dict[str, dict]:
     """Every genre at one seed, 16 s: its timbre, DC, thumps at chord changes and silent tail."""
@@ -129,6 +177,7 @@ def heard() -> dict[str, dict]:
         mastered, _ = master(render.bus_compress(premix), RATE)
         boundaries = [render.frames_at(score.seconds(c.start)) for c in score.chords[1:]]
         pitched = [t.name for t in score.tracks if not t.is_drum and t.role != "vocal"]
+        onsets = {t.name: sorted({render.frames_at(score.seconds(n.start)) for n in t.notes}) for t in score.tracks}
         harmony = [t.name for t in score.tracks if t.role in ("chords", "pad", "arp", "lead")]
         level = np.sqrt(np.convolve(np.mean(mastered**2, axis=1), np.ones(441) / 441, "same"))
         # silence: 50 dB under the song's median level (a soft piano ending is not dead air)
@@ -137,6 +186,9 @@ def heard() -> dict[str, dict]:
             "timbre": _timbre(premix),
             "dc": max(_dc_ratio(mastered), _dc_ratio(premix), *(_dc_ratio(stems[n]) for n in pitched)),
             "thump": max((_thump(stems[n], boundaries) for n in harmony), default=0.0),
+            # Harmony stems, as for thumps: a SoundFont bass's own attack after a short rest (soul's finger
+            # bass, 1.4x) still exceeds the measure; that is left to the renderer.
+            "click": max(((_click(stems[n], boundaries, onsets[n]), n) for n in harmony), default=(0.0, "")),
             "head": audible[0] / RATE,
             "tail": (len(mastered) - audible[-1]) / RATE,
             "sections": [s.kind for s in score.sections],
@@ -161,10 +213,11 @@ def test_every_genre_has_its_own_palette(heard) -> None:
 
 
 @pytest.mark.slow
-def test_no_genre_has_dc_or_thumps_at_chord_changes(heard) -> None:
+def test_no_genre_has_dc_thumps_or_clicks_at_chord_changes(heard) -> None:
     for name, measure in heard.items():
         assert measure["dc"] < 0.01, (name, measure["dc"])
         assert measure["thump"] < 0.15, (name, measure["thump"])  # the issue measured DC steps of 0.26-0.79
+        assert measure["click"][0] < 1.0, (name, measure["click"])  # the 808 clicked at 37x (-53 dB)
 
 
 @pytest.mark.slow

@@ -24,12 +24,12 @@ from cadenza.tasks import SHARP_NAMES, GenerateRequest
 from tests.conftest import SAMPLE_RATE, compose_song, render_premix
 
 FIRST_GENRES = list(GENRES)[:17]
-# The onset tempo estimator hears these grooves at half, double or 2/3 of the written tempo (a half-time
-# snare, a dembow on 16ths, 6/8 felt in two): an open problem, so they are not asserted here yet.
-FELT_IN_ANOTHER_TEMPO = {
-    "heavy metal", "indie rock", "r&b", "big band", "drill", "hip hop", "phonk", "dubstep", "hyperpop",
-    "k-pop", "city pop", "afrobeats", "reggaeton", "cumbia", "celtic",
-}  # fmt: skip
+# The onset tempo estimator hears these grooves at half, double or 2/3 of the written tempo although a
+# listener taps the written one (a dembow and a guiro on 16ths, a 3-3-2 hat over a half-time snare, a metal
+# crash and guitars on 1 and 3): an open problem of the estimator, so they are not asserted here yet.
+# Genres really felt at another pulse (dubstep's half time, fast swing in two, 6/8 in dotted quarters)
+# declare it as `felt_tempo` and are measured against it.
+FELT_IN_ANOTHER_TEMPO = {"heavy metal", "drill", "phonk", "hyperpop", "reggaeton", "cumbia"}  # fmt: skip
 TEMPO_CASES = [
     # ambient has no beat left to measure (the issue asked for its kick to go)
     *((name, bpm) for name in FIRST_GENRES if name != "ambient" for bpm in sorted(GENRES[name].tempo)),
@@ -37,15 +37,23 @@ TEMPO_CASES = [
 ]
 
 
+def test_genres_felt_at_another_pulse_say_so_in_the_genre_book() -> None:
+    felt = {name: genre.felt_tempo for name, genre in GENRES.items() if genre.felt_tempo != 1.0}
+    assert felt == {"dubstep": 0.5, "big band": 0.5, "celtic": pytest.approx(2 / 3)}
+    assert all(GENRES[name].meter == "6/8" for name, ratio in felt.items() if ratio == pytest.approx(2 / 3))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("genre", "bpm"), TEMPO_CASES)
 def test_measured_tempo_matches_the_request(genre: str, bpm: float) -> None:
-    """Onset-based tempo of the mix within 3% of the request; double or half time is wrong. The key is
-    pinned (C major or A minor) so each case is about tempo alone."""
+    """Onset-based tempo of the mix within 3% of the pulse the genre is felt at (the request, or its
+    declared half-time or compound pulse); any other metrical level is wrong. The key is pinned (C major
+    or A minor) so each case is about tempo alone."""
     key = "C major" if GENRES[genre].mode == "major" else "A minor"
     _, _, premix, _ = render_premix(3, genre=genre, bpm=bpm, duration=24, key=key)
     measured = estimate_tempo(premix, SAMPLE_RATE).bpm
-    assert abs(measured - bpm) / bpm < 0.03, f"{genre} at {bpm} bpm measured {measured:.1f}"
+    felt = bpm * GENRES[genre].felt_tempo
+    assert abs(measured - felt) / felt < 0.03, f"{genre} at {bpm} bpm (felt at {felt:.1f}) measured {measured:.1f}"
 
 
 @pytest.mark.slow
