@@ -114,6 +114,8 @@ class _Engine:
 
     def speak(self, text: str, rate: int) -> Spoken:
         self.chunks, self.events = [], []
+        # breathy voices mix in noise from eSpeak's own generator, seeded per process unless set here
+        self.lib.espeak_ng_SetRandSeed(ctypes.c_long(1))
         self.lib.espeak_SetParameter(_RATE, rate, 0)
         self.lib.espeak_SetParameter(_WORDGAP, 0, 0)
         data = text.encode("utf-8") + b"\0"

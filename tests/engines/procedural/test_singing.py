@@ -175,3 +175,24 @@ def test_syllables_follow_the_dictionary() -> None:
     assert syllabify("inside") == ["in", "side"]
     assert syllabify("beautiful") == ["beau", "ti", "ful"]
     assert line_syllables("hold on to the window") == ["hold", "on", "to", "the", "win-", "dow"]
+
+
+def test_every_voice_speaks_the_same_samples_in_a_fresh_process() -> None:
+    """A recipe replays to the same bytes: eSpeak's breathy voices mix in noise whose seed would
+    otherwise differ from process to process (the alto's f2 did)."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import hashlib, numpy as np\n"
+        "from cadenza.engines.procedural import speech\n"
+        f"for variant in {[voice.variant for voice in VOICES.values()][::-1] * 2}:\n"
+        "    spoken = speech.speak('light on the water, gold in the air', 'en', variant)\n"
+        "    print(variant, hashlib.sha256(np.asarray(spoken.audio).tobytes()).hexdigest())\n"
+    )
+    runs = []
+    for _ in "ab":
+        runs.append(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+        time.sleep(1.1)  # eSpeak seeds its noise from the clock's seconds
+    assert runs[0] == runs[1] and len(runs[0].splitlines()) == 2 * len(VOICES)
