@@ -158,3 +158,29 @@ def _saved(recipe: dict, folder: Path) -> Path:
     path = folder / "recipe.json"
     path.write_text(json.dumps(recipe))
     return path
+
+
+def test_an_edit_plays_the_soundfont_its_song_was_made_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the job service and worker: new bars are rendered with the song's pinned SoundFont, so an
+    edit made after the machine's SoundFont changed is the edit made the day the song was."""
+    from cadenza.jobs.worker import run_job
+    from tests.conftest import job_service
+
+    studio = job_service(tmp_path / "home")
+
+    def run(task: str, **fields: object) -> dict[str, str]:
+        job = run_job(studio.settings, studio.store, studio.submit(task=task, input=fields, enqueue=False).id)
+        assert job is not None and job.status == "succeeded", job and job.error_message
+        return {a.role: a.sha256 for a in job.artifacts if a.role != "recipe"} | {"id": job.id}
+
+    then = distorted_copy(BUNDLED, tmp_path / "then" / "Distorted_GM.sf2")
+    monkeypatch.setenv("CADENZA_SOUNDFONT", str(then))
+    song = run("generate", prompt="dreamy ambient piano", duration=12, seed=11, bpm=120)
+    same_day = run("edit", source=song["id"], start=2, end=6, seed=4)
+    (tmp_path / "models" / "soundfonts").mkdir(parents=True)
+    shutil.copy(then, tmp_path / "models" / "soundfonts" / "kept.sf2")
+    monkeypatch.setenv("CADENZA_SOUNDFONT", str(BUNDLED))
+    monkeypatch.setenv("CADENZA_MODELS_DIR", str(tmp_path / "models"))
+    later = run("edit", source=song["id"], start=2, end=6, seed=4)
+    assert {k: v for k, v in later.items() if k != "id"} == {k: v for k, v in same_day.items() if k != "id"}
+    assert studio.get(later["id"]).recipe["renderer"]["sha256"] == studio.get(song["id"]).recipe["renderer"]["sha256"]
