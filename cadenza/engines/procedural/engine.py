@@ -29,7 +29,7 @@ from cadenza.engines.lyrics.sheet import parse_sheet, render_sheet
 from cadenza.engines.procedural import cover, foreign, iterate, render, speech
 from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.score import Score
-from cadenza.engines.procedural.soundfont import pick_renderer
+from cadenza.engines.procedural.soundfont import PIN_PATTERN, Renderer, pick_renderer, renderer_for
 from cadenza.engines.procedural.style import resolve_style
 from cadenza.errors import InputError
 from cadenza.media.io import atomic_path, audio_stream, mime_for, write_audio
@@ -63,6 +63,12 @@ class ProceduralAdvanced(BaseModel):
     vocal_language: str = Field(
         "en", description="Language the lyrics are sung in (an eSpeak NG code: en, es, fr, de...)"
     )
+    soundfont: str | None = Field(
+        None,
+        pattern=PIN_PATTERN,
+        description="The exact SoundFont to play, NAME@sha256:HEX, or 'builtin' for the built-in synthesiser "
+        "(a recipe records it; refused when no such file is installed). Empty: the best one installed",
+    )
 
 
 # Recorded in every recipe with the package version: bumped with each deliberate change of what a recipe
@@ -84,6 +90,10 @@ class ProceduralEngine:
 
     def advanced_model(self, task: str) -> type[BaseModel] | None:
         return ProceduralAdvanced
+
+    def check_request(self, request: TaskRequest) -> None:
+        """A pinned SoundFont must be installed: refused at submission (4xx / exit 2), not as a failed job."""
+        renderer_for(_advanced(request.advanced).soundfont)
 
     def estimate_seconds(self, request: TaskRequest) -> float:
         return 0.5 + getattr(request, "duration", 30.0) / 60.0
@@ -125,6 +135,15 @@ class ProceduralEngine:
         }
         return self._produce(score, ctx, request.format, request.prompt, advanced, recipe, lyrics)
 
+    def _renderer(self, pin: str | None, recipe: dict[str, Any]) -> Renderer:
+        """The pinned renderer (or today's best), recorded in the recipe and in its request, so that
+        `--recipe` replays play that exact SoundFont or are refused."""
+        renderer = renderer_for(pin)
+        request = recipe.get("request")
+        if isinstance(request, dict):
+            request["advanced"] = {**(request.get("advanced") or {}), "soundfont": renderer.pin}
+        return renderer
+
     def _produce(
         self,
         score: Score,
@@ -136,7 +155,7 @@ class ProceduralEngine:
         lyrics: list[LyricSection] | None = None,
     ) -> EngineOutput:
         """Render every track to a stem (written block by block as it renders), master their sum, write the rest."""
-        renderer = pick_renderer()
+        renderer = self._renderer(advanced.soundfont, recipe)
         ctx.progress(0.1, "render")
         stems: list[Artifact] = []
 
@@ -173,7 +192,7 @@ class ProceduralEngine:
             artifacts += _write_lyrics(ctx.scratch, score, lyrics)
         recipe = recipe | {
             "structure": [{"kind": s.kind, "start_bar": s.start_bar, "bars": s.bars} for s in score.sections],
-            "renderer": {"kind": renderer.kind, "soundfont": renderer.soundfont.name if renderer.soundfont else None},
+            "renderer": renderer.to_recipe(),
             "sample_rate": render.SAMPLE_RATE,
             "length_seconds": score.length_seconds,
             "master": report.to_dict(),
@@ -227,7 +246,8 @@ class ProceduralEngine:
             "style": style.to_dict(),
             "source": {"name": source.name, "bpm": bpm, "key": key, "analysis": analysis},
         }
-        return self._produce(score, ctx, request.format, request.prompt, ProceduralAdvanced(), recipe)
+        advanced = ProceduralAdvanced(soundfont=_advanced(request.advanced).soundfont)
+        return self._produce(score, ctx, request.format, request.prompt, advanced, recipe)
 
     def _edit(self, request: EditRequest, ctx: RunContext) -> EngineOutput:
         """Repaint bars: the source's score is replayed, the snapped range recomposed from this seed."""
@@ -243,7 +263,10 @@ class ProceduralEngine:
         ctx.progress(0.15, "render")
         ramp = render.frames_at(iterate.EDIT_CROSSFADE_S)
         edges = [(render.frames_at(score.seconds(start)), render.frames_at(score.seconds(end)), ramp)]
-        stems = iterate.changed_stems(source, edited, ctx.rng, (start, end), False, edges, ctx.check_cancelled)
+        renderer = _source_renderer(request, recipe)
+        stems = iterate.changed_stems(
+            source, edited, renderer, ctx.rng, (start, end), False, edges, ctx.check_cancelled
+        )
         operation = {
             "op": "edit",
             "start_bar": start_bar,
@@ -253,7 +276,7 @@ class ProceduralEngine:
             "end_s": round(score.seconds(end), 4),
             "prompt": request.prompt,
         }
-        return self._publish(request, ctx, edited, stems, recipe, operation)
+        return self._publish(request, ctx, edited, stems, recipe, operation, renderer)
 
     def _extend(self, request: ExtendRequest, ctx: RunContext) -> EngineOutput:
         """Continue a song: kept up to its final bar, then new sections and the ending at the new end."""
@@ -270,7 +293,10 @@ class ProceduralEngine:
         ctx.progress(0.15, "render")
         frames, ramp = render.frames_at(length), render.frames_at(iterate.EXTEND_CROSSFADE_S)
         edges = [(render.frames_at(score.seconds(join)) + ramp // 2, frames + ramp, ramp)]
-        stems = iterate.changed_stems(source, longer, ctx.rng, (join, math.inf), True, edges, ctx.check_cancelled)
+        renderer = _source_renderer(request, recipe)
+        stems = iterate.changed_stems(
+            source, longer, renderer, ctx.rng, (join, math.inf), True, edges, ctx.check_cancelled
+        )
         operation = {
             "op": "extend",
             "length_seconds": length,
@@ -278,7 +304,7 @@ class ProceduralEngine:
             "join_s": round(score.seconds(join), 4),
             "prompt": request.prompt,
         }
-        return self._publish(request, ctx, longer, stems, recipe, operation)
+        return self._publish(request, ctx, longer, stems, recipe, operation, renderer)
 
     def _extend_foreign(self, request: ExtendRequest, ctx: RunContext) -> EngineOutput:
         """Other audio: measured, then continued from its last bar line in its tempo and key."""
@@ -354,6 +380,7 @@ class ProceduralEngine:
         stems: dict[str, np.ndarray],
         source_recipe: dict[str, Any],
         operation: dict[str, Any],
+        renderer: Renderer,
     ) -> EngineOutput:
         """Write the stems, master their sum, write mix, MIDI and a recipe that replays to this song."""
         ctx.check_cancelled()
@@ -386,6 +413,7 @@ class ProceduralEngine:
             "operations": [*operations, operation],
             "length_seconds": score.length_seconds,
             "structure": [{"kind": s.kind, "start_bar": s.start_bar, "bars": s.bars} for s in score.sections],
+            "renderer": renderer.to_recipe(),
             "sample_rate": render.SAMPLE_RATE,
             "master": report.to_dict(),
         }
@@ -404,6 +432,16 @@ def _extended_length(seconds: float, more: float) -> float:
     if seconds + more > MAX_SECONDS:
         raise InputError(f"the extended song would last {seconds + more:g} s; the longest is {MAX_SECONDS:g} s")
     return seconds + more
+
+
+def _source_renderer(request: EditRequest | ExtendRequest, source_recipe: dict[str, Any]) -> Renderer:
+    """New bars play the SoundFont the song was made with (its base request's pin), unless this request
+    pins another; a song from before pins plays today's best, as it did."""
+    pin = _advanced(request.advanced).soundfont
+    if pin is None:
+        base, _ = iterate.operations_of(source_recipe)
+        pin = (base.get("request", {}).get("advanced") or {}).get("soundfont")
+    return renderer_for(pin)
 
 
 def _advanced(values: dict[str, Any]) -> ProceduralAdvanced:

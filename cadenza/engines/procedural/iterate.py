@@ -26,7 +26,7 @@ from cadenza.engines.procedural.compose import compose
 from cadenza.engines.procedural.genre_choice import phrases
 from cadenza.engines.procedural.prompt_words import INSTRUMENT_WORDS, MOODS
 from cadenza.engines.procedural.score import Score, Section
-from cadenza.engines.procedural.soundfont import pick_renderer
+from cadenza.engines.procedural.soundfont import Renderer
 from cadenza.engines.procedural.style import Style
 from cadenza.errors import InputError
 from cadenza.media.io import read_audio
@@ -318,6 +318,7 @@ def operations_of(recipe: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str
 def changed_stems(
     source: SourceAudio,
     score: Score,
+    renderer: Renderer,
     rng: Callable[..., np.random.Generator],
     change: tuple[float, float],
     textures: bool,
@@ -326,6 +327,6 @@ def changed_stems(
 ) -> dict[str, np.ndarray]:
     """The source's stems with the notes starting in `change` (beats) rendered afresh and crossfaded in
     at `edges` (start frame, end frame, ramp)."""
-    fresh = render_change(score, pick_renderer(), rng, change[0], change[1], textures, check)
+    fresh = render_change(score, renderer, rng, change[0], change[1], textures, check)
     frames = render.frames_at(score.length_seconds)
     return blend(source, fresh, frames, crossfade_weights(frames, edges))
