@@ -11,11 +11,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from cadenza.config import Settings
-from cadenza.jobs.db import ensure_schema
 from cadenza.jobs.service import JobService
-from cadenza.jobs.store import Store
-from cadenza.jobs.worker import run_job
+from tests.engines.procedural.conftest import run
 
 pyworld = pytest.importorskip("pyworld")
 
@@ -29,20 +26,6 @@ under the yellow light
 """
 RATE = 16000  # pitch analysis rate
 CROSSFADE = 0.025  # half of the edit's crossfade, seconds
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> JobService:
-    settings = Settings(home=tmp_path_factory.mktemp("studio"))
-    ensure_schema(settings.database)
-    return JobService(settings, Store(settings.database))
-
-
-def run(studio: JobService, task: str, **fields: object):
-    job = studio.submit(task=task, input=fields, enqueue=False)
-    finished = run_job(studio.settings, studio.store, job.id)
-    assert finished is not None and finished.status == "succeeded", finished and finished.error_message
-    return finished
 
 
 def files(studio: JobService, job) -> dict:

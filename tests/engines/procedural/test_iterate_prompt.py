@@ -6,25 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cadenza.config import Settings
-from cadenza.jobs.db import ensure_schema
 from cadenza.jobs.service import JobService
-from cadenza.jobs.store import Store
-from cadenza.jobs.worker import run_job
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> JobService:
-    settings = Settings(home=tmp_path_factory.mktemp("studio"))
-    ensure_schema(settings.database)
-    return JobService(settings, Store(settings.database))
-
-
-def run(studio: JobService, task: str, **fields: object):
-    job = studio.submit(task=task, input=fields, enqueue=False)
-    finished = run_job(studio.settings, studio.store, job.id)
-    assert finished is not None and finished.status == "succeeded", finished and finished.error_message
-    return finished
+from tests.engines.procedural.conftest import run
 
 
 def stems(studio: JobService, job) -> dict[str, np.ndarray]:
