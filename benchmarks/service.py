@@ -42,14 +42,19 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return wait_up(process, f"http://127.0.0.1:{port}/health", "the server")
+
+
+def wait_up(process: subprocess.Popen, url: str, what: str) -> subprocess.Popen:
+    """`process` once `url` answers 200 (about 30 s at most; killed and an error otherwise)."""
     for _ in range(300):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"{what} did not start")
 
 
 def seconds_between(job: dict) -> float:
@@ -70,14 +75,7 @@ def start_minimal_app(home: Path, port: int, document: dict) -> subprocess.Popen
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/jobs/x", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the minimal app did not start")
+    return wait_up(process, f"http://127.0.0.1:{port}/api/v1/jobs/x", "the minimal app")
 
 
 def free_port() -> int:
