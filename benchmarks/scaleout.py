@@ -161,8 +161,8 @@ measured (heartbeat threshold {STALE_AFTER:g} s, reaper checks every half of it)
 figure against the embedded SQLite default with as many workers, measured in the same run.
 
 Load average (1, 5, 15 min, as `uptime` prints it) at the start: {load_before}; at the end: {load_average()};
-the run took {time.perf_counter() - began:.0f} s. On a machine this busy the absolute figures are
-noise-dominated; the ratios against SQLite in the same run are what count.
+the run took {time.perf_counter() - began:.0f} s. Where the load is well above the 2 cores, the absolute figures
+are noise-dominated and the ratios against SQLite in the same run are what count.
 
 | backend | workers | no-op jobs/s (vs SQLite) | procedural jobs/s (vs SQLite) | kill -9 to running elsewhere (s) |
 |---|---|---|---|---|
