@@ -31,6 +31,7 @@ from huey.storage import RedisStorage
 from cadenza.config import Settings
 from cadenza.errors import NotFound
 from cadenza.jobs import worker
+from cadenza.jobs.routing import is_routed
 from cadenza.jobs.store import Store
 
 TASK_NAME = "cadenza.run_job"
@@ -234,10 +235,6 @@ class JobQueue:
         )
 
 
-def is_redis(url: str | None) -> bool:
-    return bool(url) and url.startswith(("redis://", "rediss://", "unix://"))  # type: ignore[union-attr]
-
-
 def available_engines() -> list[str]:
     from cadenza.engines import registry
 
@@ -251,7 +248,7 @@ def make_queue(settings: Settings, engines: Sequence[str] = ()) -> JobQueue:
         return JobQueue(None, None, store, tuple(engines), feed=SqlFeed(store), settings=settings)
     from huey import Huey, SqliteHuey
 
-    if is_redis(settings.queue_url):
+    if is_routed(settings):
         huey = Huey(
             QUEUE_NAME, results=False, storage_class=EngineQueues, url=settings.queue_url, engines=tuple(engines)
         )

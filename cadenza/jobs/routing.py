@@ -37,7 +37,7 @@ class Route:
 
 
 def is_routed(settings: Settings) -> bool:
-    """A Redis queue (queue.is_redis, without importing huey into every submission's path)."""
+    """A Redis queue: jobs go to per-engine lists that only workers offering the engine pop."""
     return bool(settings.queue_url) and settings.queue_url.startswith(("redis://", "rediss://", "unix://"))  # type: ignore[union-attr]
 
 
